@@ -1,0 +1,250 @@
+/* lib/http internals shared by its files; not part of the public API. */
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+#include "http/http.h"
+#include "log/log.h"
+#include "loop/loop.h"
+
+/* --- HTTP/1.1 heads (h1parse.c) --- */
+
+struct h1_head {
+	/* request */
+	char *method;
+	char *target;
+	const char *path;
+	const char *query;
+	/* response */
+	int status;
+	const char *reason;
+
+	int version; /* 10 or 11 */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	unsigned nheaders;
+	int64_t content_length; /* -1: absent */
+	bool chunked;
+	bool keep_alive;
+	bool conn_close, conn_keep_alive, conn_upgrade;
+	bool expect_continue;
+	const char *host;
+	const char *upgrade;
+};
+
+/* Offset just past the blank line ending a head in buf, or 0 (and *scan
+ * advanced so the next call resumes there). */
+size_t h1_find_head_end(const char *buf, size_t len, size_t *scan);
+/* Parse a complete head in place (NUL-terminating its parts). Returns its
+ * length, or -status (-400, -431, -501, -505) with *err set. */
+int h1_parse_request(char *buf, size_t len, struct h1_head *h, const char **err);
+int h1_parse_response(char *buf, size_t len, struct h1_head *h, const char **err);
+
+struct h1_chunked {
+	int state;
+	unsigned digits;
+	unsigned ext_len;
+	uint64_t left;
+	size_t total;
+	bool done;
+};
+/* Decode chunked framing from in, appending the data to out. Returns the
+ * bytes consumed (all of in unless the body ended inside it), or -status. */
+ssize_t h1_chunked_decode(struct h1_chunked *d, const char *in, size_t len, struct buf *out,
+			  size_t max_total, const char **err);
+
+/* --- transport: a socket with optional TLS (xport.c) --- */
+
+struct xport;
+struct xport_ops {
+	/* Application bytes (decrypted). */
+	void (*on_data)(struct xport *x, const char *p, size_t n);
+	/* The peer finished sending (EOF or TLS close_notify); optional: the
+	 * default closes gracefully. */
+	void (*on_eof)(struct xport *x);
+	/* TLS handshake finished (ALPN known); optional. */
+	void (*on_handshake)(struct xport *x);
+	/* Every queued byte has been handed to the kernel; optional. */
+	void (*on_drain)(struct xport *x);
+	/* Closed and idle: the owner may free it now. Runs from the loop,
+	 * never from inside an xport call. */
+	void (*on_close)(struct xport *x, int err);
+};
+
+enum xport_state {
+	XPORT_OPEN,
+	XPORT_CLOSING,
+	XPORT_CLOSED,
+};
+
+struct xport {
+	struct loop *loop;
+	const struct xport_ops *ops;
+	int fd;
+	SSL *ssl;
+	bool handshake_done;
+	bool graceful;
+	bool recv_paused;
+	enum xport_state state;
+	int err;
+	struct loop_op recv_op, send_op;
+	struct buf out;     /* queued, not yet handed to send */
+	struct buf sending; /* in flight */
+	size_t sending_off;
+	struct loop_task flush_task;
+	bool flush_queued;
+	struct loop_task close_task;
+	struct loop_timer linger;
+	bool wr_shut;
+	char *scratch; /* SSL_read target */
+};
+
+/* Takes ownership of fd and ssl (NULL for clear text). */
+void xport_init(struct xport *x, struct loop *l, int fd, SSL *ssl, const struct xport_ops *ops);
+/* Start reading (and, for a TLS client, the handshake). */
+void xport_start(struct xport *x, bool tls_client);
+void xport_write(struct xport *x, const void *p, size_t n);
+size_t xport_pending(const struct xport *x);
+/* Graceful: stop reading, send what is queued, then close. Otherwise
+ * drop everything. on_close follows either way. */
+void xport_close(struct xport *x, bool graceful, int err);
+/* Stop or resume delivering input (back-pressure). */
+void xport_pause(struct xport *x, bool pause);
+/* Whether ALPN settled on proto. */
+bool xport_alpn_is(const struct xport *x, const char *proto);
+/* Free what the transport holds, after on_close. */
+void xport_release(struct xport *x);
+
+/* --- server internals --- */
+
+enum conn_proto {
+	PROTO_DETECT,
+	PROTO_H1,
+	PROTO_H2,
+	PROTO_UPGRADED,
+};
+
+enum h1_state {
+	H1_IDLE,     /* waiting for a request */
+	H1_HEAD,     /* part of a head has arrived */
+	H1_BODY,     /* reading the body */
+	H1_HANDLING, /* the handler has the exchange */
+};
+
+struct http_conn {
+	struct http_server *srv;
+	struct xport x;
+	enum conn_proto proto;
+	struct http_conn *prev, *next;
+	struct loop_timer timer;
+	char peer[64];
+	X509 *peer_cert;
+
+	/* HTTP/1.1 */
+	enum h1_state h1;
+	struct buf in;
+	size_t scan;
+	struct http_exchange *cur;
+	int64_t body_left;
+	bool body_chunked;
+	struct h1_chunked chunk;
+	struct loop_task resume_task;
+	bool resume_queued;
+	bool peer_eof;
+
+	/* HTTP/2 */
+	nghttp2_session *h2;
+	struct loop_task h2_flush_task;
+	bool h2_flush_queued;
+	unsigned h2_streams;
+	struct http_exchange *h2_list; /* exchanges on open streams */
+
+	/* Upgraded */
+	struct http_upgraded *up;
+};
+
+struct http_exchange {
+	struct http_request req;
+	struct http_header *hdrs;
+	unsigned hdr_cap;
+	struct buf strings; /* h2: header names and values */
+	char *head_copy;    /* h1: the head bytes the request points into */
+	struct buf body;
+
+	struct loop *loop;
+	struct http_server *srv;
+	struct http_conn *conn; /* NULL once the connection is gone */
+	int32_t stream_id;      /* h2 */
+	struct http_exchange *h2_prev, *h2_next;
+	bool h2_too_large;
+	bool dispatched;
+	char peer[64];
+
+	/* response */
+	int status;
+	struct http_header *rh;
+	unsigned nrh, rh_cap;
+	bool started;
+	bool handler_done; /* the handler has finished it */
+	bool proto_done;   /* the connection no longer refers to it */
+	bool head_only;
+	bool chunked;
+	bool close_after;
+	struct buf rbody; /* h2: DATA not yet taken by nghttp2 */
+	size_t rbody_off;
+	bool rbody_eof;
+	bool h2_deferred;
+
+	size_t low_water;
+	bool above_water;
+	http_drain_fn drain_fn;
+	void *drain_ud;
+	http_abort_fn abort_fn;
+	void *abort_ud;
+	struct loop_task drain_task;
+	bool drain_queued;
+};
+
+struct http_server {
+	struct loop *loop;
+	struct http_server_config cfg;
+	int fd;
+	char address[80];
+	unsigned port;
+	struct loop_op accept_op;
+	struct http_conn *conns;
+	struct http_server_stats stats;
+	bool closing;
+	time_t date_sec;
+	char date[40];
+};
+
+struct http_exchange *exchange_new(struct http_conn *c);
+/* Free when both the handler and the protocol are done with it. */
+void exchange_release(struct http_exchange *ex);
+/* The connection went away under the exchange. */
+void exchange_abort(struct http_exchange *ex);
+void exchange_add_header(struct http_exchange *ex, const char *name, const char *value);
+void exchange_check_drain(struct http_exchange *ex);
+const char *server_date(struct http_server *s);
+
+/* h2 server (h2server.c) */
+int h2_server_start(struct http_conn *c, const char *preread, size_t n);
+void h2_server_input(struct http_conn *c, const char *p, size_t n);
+void h2_server_flush(struct http_conn *c);
+void h2_server_close(struct http_conn *c);
+void h2_server_goaway(struct http_conn *c);
+void h2_respond_start(struct http_exchange *ex, bool has_body, int64_t content_length);
+void h2_body_more(struct http_exchange *ex);
+
+/* h1 server (h1server.c) */
+void h1_server_input(struct http_conn *c, const char *p, size_t n);
+void h1_respond_start(struct http_exchange *ex, int64_t content_length);
+void h1_body_write(struct http_exchange *ex, const void *p, size_t len);
+void h1_finish(struct http_exchange *ex);
+void h1_upgraded_input(struct http_conn *c, const char *p, size_t n);
+void h1_upgraded_closed(struct http_conn *c);
+void h1_upgraded_drain(struct http_conn *c);
+
+void conn_close(struct http_conn *c, bool graceful);
