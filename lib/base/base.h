@@ -108,7 +108,7 @@ void buf_append(struct buf *b, const void *p, size_t n);
 static inline void buf_puts(struct buf *b, const char *s) { buf_append(b, s, strlen(s)); }
 static inline void buf_putc(struct buf *b, char c) { buf_append(b, &c, 1); }
 _printf_(2, 3) void buf_printf(struct buf *b, const char *fmt, ...);
-void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+_printf_(2, 0) void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
 void buf_free(struct buf *b);

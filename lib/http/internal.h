@@ -248,3 +248,98 @@ void h1_upgraded_closed(struct http_conn *c);
 void h1_upgraded_drain(struct http_conn *c);
 
 void conn_close(struct http_conn *c, bool graceful);
+
+/* --- client internals (client.c, h2client.c) --- */
+
+enum cconn_state {
+	CC_CONNECTING,
+	CC_HANDSHAKE,
+	CC_READY,
+	CC_CLOSED,
+};
+
+struct cconn {
+	struct http_client *cl;
+	struct xport x;
+	bool x_live; /* x was initialised */
+	int fd;
+	struct loop_op connect_op;
+	enum cconn_state state;
+	bool h2;
+	struct cconn *prev, *next;
+	struct loop_timer timer;
+	int err;
+
+	/* HTTP/1.1: one call at a time */
+	struct http_call *cur;
+	unsigned served;
+	struct buf in;
+	size_t scan;
+	bool in_body;
+	int64_t body_left; /* -1: until close */
+	bool chunked;
+	struct h1_chunked chunk;
+	bool keep_alive;
+
+	/* HTTP/2 */
+	nghttp2_session *h2s;
+	struct loop_task flush_task;
+	bool flush_queued;
+	unsigned streams;
+	struct http_call *calls; /* on open streams */
+};
+
+struct http_call {
+	struct http_client *cl;
+	struct cconn *conn;
+	struct http_call *next;          /* queue link */
+	struct http_call *sprev, *snext; /* cconn->calls link */
+	const struct http_call_ops *ops;
+	void *ud;
+	char *method;
+	char *target;
+	struct http_header *headers;
+	unsigned nheaders;
+	struct buf body;
+	size_t body_off;
+	bool body_eof;
+	bool head_only;
+	bool retried;
+	bool got_bytes;
+	bool done;
+	int version;
+	int32_t stream_id;
+	bool h2_deferred;
+	int status;
+	struct buf hstrings; /* h2: response header name\0value\0 pairs */
+	unsigned nh;
+	bool in_trailers;
+};
+
+struct http_client {
+	struct loop *loop;
+	struct http_client_config cfg;
+	char *host;
+	char *authority;
+	bool https;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct cconn *conns;
+	unsigned nconns;
+	struct http_call *queue, *queue_tail;
+	struct loop_task pump_task;
+	bool pump_queued;
+	bool freeing;
+	unsigned zombies; /* closed while connecting, awaiting their op */
+};
+
+void call_finish(struct http_call *call, int err, const struct http_header *trailers, unsigned n);
+void client_pump_soon(struct http_client *cl);
+void cconn_close(struct cconn *cc, int err);
+int h2c_start(struct cconn *cc);
+void h2c_input(struct cconn *cc, const char *p, size_t n);
+void h2c_submit(struct cconn *cc, struct http_call *call);
+void h2c_flush(struct cconn *cc);
+void h2c_body_more(struct http_call *call);
+void h2c_cancel(struct http_call *call);
+void h2c_closed(struct cconn *cc, int err);

@@ -68,11 +68,15 @@ _printf_(2, 3) static void out_fmt(struct out *o, const char *fmt, ...)
 	o->len += (unsigned)MIN((size_t)n, room - 1);
 }
 
-/* A quoted string, escaped so it is both valid JSON and one text line. */
-static void out_quoted(struct out *o, const char *s)
+/* A quoted string (at most max bytes of it), escaped so it is both valid
+ * JSON and one text line. */
+static void out_quoted_n(struct out *o, const char *s, size_t max)
 {
+	const unsigned char *c = (const unsigned char *)(s ? s : "(null)");
+	const unsigned char *end = c + strnlen((const char *)c, max);
+
 	out_mem(o, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)(s ? s : "(null)"); *c; c++) {
+	for (; c < end; c++) {
 		if (*c == '"' || *c == '\\') {
 			char e[2] = {'\\', (char)*c};
 			out_mem(o, e, 2);
@@ -89,6 +93,8 @@ static void out_quoted(struct out *o, const char *s)
 	out_mem(o, "\"", 1);
 }
 
+static void out_quoted(struct out *o, const char *s) { out_quoted_n(o, s, SIZE_MAX); }
+
 static void out_value(struct out *o, const struct log_field *f)
 {
 	char ebuf[128];
@@ -104,7 +110,7 @@ static void out_value(struct out *o, const struct log_field *f)
 		out_fmt(o, "%" PRIu64, f->u);
 		break;
 	case LOG_F_DBL:
-		out_fmt(o, "%.6g", f->d);
+		out_fmt(o, __builtin_isfinite(f->d) ? "%.6g" : "\"%.6g\"", f->d);
 		break;
 	case LOG_F_BOOL:
 		out_str(o, f->b ? "true" : "false");
@@ -143,21 +149,28 @@ unsigned log_format_line(char *buf, unsigned cap, const struct logger *lg, enum 
 		return 0;
 	gmtime_r(&secs, &tm);
 	if (lg->format == LOG_FORMAT_JSON) {
-		out_fmt(&o, "{\"ts\":%lld.%06u,\"level\":\"%s\",\"caller\":\"%s:%d\"", (long long)secs, usec,
-			level_name[lvl], short_file(file), line);
-		if (lg->component) {
-			out_str(&o, ",\"component\":");
-			out_quoted(&o, lg->component);
+		/* A line too long for the buffer is written again without its
+		 * fields and with a shortened message, so it stays valid JSON. */
+		for (int pass = 0; pass < 2; pass++) {
+			o.len = 0;
+			out_fmt(&o, "{\"ts\":%lld.%06u,\"level\":\"%s\",\"caller\":\"%s:%d\"",
+				(long long)secs, usec, level_name[lvl], short_file(file), line);
+			if (lg->component) {
+				out_str(&o, ",\"component\":");
+				out_quoted_n(&o, lg->component, 64);
+			}
+			out_str(&o, ",\"msg\":");
+			out_quoted_n(&o, msg, pass ? cap / 8 : SIZE_MAX);
+			for (unsigned i = 0; i < nfields && !pass; i++) {
+				out_str(&o, ",");
+				out_quoted(&o, fields[i].key);
+				out_str(&o, ":");
+				out_value(&o, &fields[i]);
+			}
+			out_str(&o, pass ? ",\"truncated\":true}" : "}");
+			if (o.len < cap - 2)
+				break;
 		}
-		out_str(&o, ",\"msg\":");
-		out_quoted(&o, msg);
-		for (unsigned i = 0; i < nfields; i++) {
-			out_str(&o, ",");
-			out_quoted(&o, fields[i].key);
-			out_str(&o, ":");
-			out_value(&o, &fields[i]);
-		}
-		out_str(&o, "}");
 	} else {
 		/* klog's header: Lmmdd hh:mm:ss.uuuuuu pid file:line] msg */
 		out_fmt(&o, "%c%02d%02d %02d:%02d:%02d.%06u %7d %s:%d] ", level_char[lvl], tm.tm_mon + 1,
@@ -183,6 +196,8 @@ void log_emit(const struct logger *lg, enum log_level lvl, const char *file, int
 	      const char *msg, const struct log_field *fields, unsigned nfields)
 {
 	char line_buf[4096];
+	if (!log_enabled(lg, lvl))
+		return;
 	unsigned n = log_format_line(line_buf, sizeof(line_buf), lg, lvl, now_real_ns(), file, line,
 				     msg, fields, nfields);
 	(void)write_all(lg->fd, line_buf, n);
