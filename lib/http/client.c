@@ -13,6 +13,8 @@ static void cconn_on_data(struct xport *x, const char *p, size_t n);
 static void cconn_on_handshake(struct xport *x);
 static void cconn_on_close(struct xport *x, int err);
 static void h1_send(struct cconn *cc, struct http_call *call);
+static void cconn_destroy(struct cconn *cc, int err);
+static struct http_call *queue_pop(struct http_client *cl);
 
 static const struct xport_ops cconn_ops = {
 	.on_data = cconn_on_data,
@@ -154,8 +156,12 @@ static void cconn_timeout(struct loop_timer *t)
 	struct cconn *cc = container_of(t, struct cconn, timer);
 	if (cc->state == CC_READY && !cc->cur && !cc->streams)
 		cconn_close(cc, 0); /* idle */
-	else if (cc->state != CC_READY)
+	else if (cc->state != CC_READY) {
+		struct http_client *cl = cc->cl;
 		cconn_close(cc, -ETIMEDOUT);
+		while (cl->queue)
+			call_finish(queue_pop(cl), -ETIMEDOUT, NULL, 0);
+	}
 }
 
 static void cconn_ready(struct cconn *cc)
@@ -185,8 +191,13 @@ static void connect_done(struct loop_op *op, const struct loop_cqe *c)
 		return;
 	}
 	if (c->res < 0) {
-		cc->err = c->res;
-		cconn_close(cc, c->res);
+		/* Dial errors fail the calls waiting for a connection, as
+		 * nothing suggests the next attempt would fare better. */
+		cc->state = CC_CLOSED;
+		cconn_destroy(cc, c->res);
+		free(cc);
+		while (cl->queue)
+			call_finish(queue_pop(cl), c->res, NULL, 0);
 		return;
 	}
 	setsockopt(cc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -297,7 +308,7 @@ void cconn_close(struct cconn *cc, int err)
 		return;
 	}
 	/* Still connecting: cancel; connect_done frees it. */
-	if (cc->state != CC_CLOSED) {
+	if (cc->state != CC_CLOSED && cc->connect_op.busy) {
 		cc->state = CC_CLOSED;
 		cc->cl->zombies++;
 		loop_cancel(cc->cl->loop, &cc->connect_op);

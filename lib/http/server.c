@@ -241,13 +241,15 @@ static void conn_on_eof(struct xport *x)
 	struct http_conn *c = container_of(x, struct http_conn, x);
 
 	/* A client may half-close after its last request and still wait for
-	 * the answer: finish the exchange in hand first. */
-	if (c->proto == PROTO_H1 && c->h1 == H1_HANDLING) {
+	 * the answer: finish the exchange in hand first. Once a response is
+	 * streaming (a watch), EOF means the client is gone, as Go's server
+	 * takes it. */
+	if (c->proto == PROTO_H1 && c->h1 == H1_HANDLING && c->cur && !c->cur->started) {
 		c->peer_eof = true;
 		xport_pause(x, true);
 		return;
 	}
-	conn_close(c, true);
+	conn_close(c, c->proto != PROTO_H1 || c->h1 != H1_HANDLING);
 }
 
 static void conn_on_close(struct xport *x, int err)
