@@ -45,6 +45,7 @@ static void dispatch(struct http_conn *c)
 	struct http_server *s = c->srv;
 
 	c->h1 = H1_HANDLING;
+	ex->dispatched = true;
 	loop_timer_disarm(s->loop, &c->timer);
 	ex->req.body = ex->body.data ? ex->body.data : "";
 	ex->req.body_len = ex->body.len;
@@ -62,6 +63,7 @@ static void request_error(struct http_conn *c, int status, const char *msg)
 
 	s->stats.bad_requests++;
 	ex->close_after = true;
+	ex->dispatched = true;
 	c->h1 = H1_HANDLING;
 	loop_timer_disarm(s->loop, &c->timer);
 	if (s->cfg.error_fn)

@@ -172,6 +172,7 @@ static void dispatch(struct http_conn *c, struct http_exchange *ex)
 		s->stats.bad_requests++;
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, ex->stream_id,
 					  NGHTTP2_PROTOCOL_ERROR);
+		ex->handler_done = true; /* no handler will see it */
 		return;
 	}
 	if (ex->h2_too_large) {
@@ -214,8 +215,6 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
 	list_del(c, ex);
 	if (--c->h2_streams == 0)
 		loop_timer_arm(c->srv->loop, &c->timer, (uint64_t)c->srv->cfg.idle_timeout_ms * 1000000u);
-	if (!ex->dispatched)
-		ex->handler_done = true;
 	exchange_abort(ex);
 	return 0;
 }
@@ -283,8 +282,6 @@ void h2_server_close(struct http_conn *c)
 	while (c->h2_list) {
 		struct http_exchange *ex = c->h2_list;
 		list_del(c, ex);
-		if (!ex->dispatched)
-			ex->handler_done = true;
 		exchange_abort(ex);
 	}
 	nghttp2_session_del(c->h2);

@@ -248,6 +248,9 @@ void h1_upgraded_closed(struct http_conn *c);
 void h1_upgraded_drain(struct http_conn *c);
 
 void conn_close(struct http_conn *c, bool graceful);
+/* Serve an already connected socket as if it had been accepted (the
+ * fuzzer feeds the server through socketpairs this way). */
+void http_server_adopt(struct http_server *s, int fd);
 
 /* --- client internals (client.c, h2client.c) --- */
 

@@ -159,6 +159,11 @@ static void server_accept(struct http_server *s, int fd)
 	xport_start(&c->x, false);
 }
 
+void http_server_adopt(struct http_server *s, int fd)
+{
+	server_accept(s, fd);
+}
+
 static void accept_done(struct loop_op *op, const struct loop_cqe *cq)
 {
 	struct http_server *s = container_of(op, struct http_server, accept_op);
@@ -423,6 +428,10 @@ void exchange_abort(struct http_exchange *ex)
 {
 	ex->conn = NULL;
 	ex->proto_done = true;
+	/* Never handed to a handler (body still arriving): nobody else
+	 * will finish it. */
+	if (!ex->dispatched)
+		ex->handler_done = true;
 	if (ex->handler_done) {
 		exchange_release(ex);
 		return;
