@@ -40,6 +40,9 @@ struct loop {
 	struct loop_task *posted, *posted_tail;
 	int efd;
 	struct loop_op efd_op;
+
+	/* Same-thread work run at the end of the iteration. */
+	struct loop_task *deferred, *deferred_tail;
 };
 
 static struct io_uring_sqe *get_sqe(struct loop *l)
@@ -208,6 +211,28 @@ void loop_post(struct loop *l, struct loop_task *t)
 	pthread_mutex_unlock(&l->mu);
 	if (wake)
 		(void)!write(l->efd, &one, sizeof(one));
+}
+
+void loop_defer(struct loop *l, struct loop_task *t)
+{
+	t->next = NULL;
+	if (l->deferred_tail)
+		l->deferred_tail->next = t;
+	else
+		l->deferred = t;
+	l->deferred_tail = t;
+}
+
+static void run_deferred(struct loop *l)
+{
+	/* Tasks deferred while running these run in this pass too. */
+	while (l->deferred) {
+		struct loop_task *t = l->deferred;
+		l->deferred = t->next;
+		if (!l->deferred)
+			l->deferred_tail = NULL;
+		t->fn(t);
+	}
 }
 
 /* --- operations --- */
@@ -411,6 +436,7 @@ int loop_run_once(struct loop *l, uint64_t timeout_ns)
 	uint64_t wait = timeout_ns;
 	int r;
 
+	run_deferred(l);
 	if (l->nheap) {
 		uint64_t now = now_mono_ns(), d = l->heap[1]->deadline_ns;
 		wait = MIN(wait, d > now ? d - now : 0);
@@ -437,6 +463,7 @@ int loop_run_once(struct loop *l, uint64_t timeout_ns)
 				dispatch(l, done[i].op, done[i].res, done[i].flags);
 	}
 	run_timers(l);
+	run_deferred(l);
 	return 0;
 }
 

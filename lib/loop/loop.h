@@ -80,6 +80,11 @@ const struct logger *loop_log(const struct loop *l);
  * until it has run. */
 void loop_post(struct loop *l, struct loop_task *t);
 
+/* Same thread: run t->fn at the end of this iteration, after the
+ * completions and timers, before the loop submits and waits again. Used to
+ * coalesce work (e.g. one send per connection per iteration). */
+void loop_defer(struct loop *l, struct loop_task *t);
+
 /* Socket ops. A multishot recv is re-armed by the loop when the kernel
  * ends it for want of buffers, so its fn sees more == false only on EOF
  * (res 0), an error, or cancellation. Its data is valid during fn only. */
