@@ -169,6 +169,7 @@ static void cconn_ready(struct cconn *cc)
 	struct http_client *cl = cc->cl;
 
 	cc->state = CC_READY;
+	cc->was_ready = true;
 	loop_timer_disarm(cl->loop, &cc->timer);
 	if (cc->h2 && h2c_start(cc) < 0) {
 		cconn_close(cc, -EPROTO);
@@ -290,6 +291,12 @@ static void cconn_destroy(struct cconn *cc, int err)
 		xport_release(&cc->x);
 	if (cc->fd >= 0)
 		close(cc->fd);
+	/* A connection that failed before it could carry a request (TLS
+	 * refused, connection reset during the handshake) fails the calls
+	 * waiting for it rather than dialing again and again. */
+	if (!cc->was_ready && !cl->freeing)
+		while (cl->queue)
+			call_finish(queue_pop(cl), err ? err : -ECONNRESET, NULL, 0);
 	if (!cl->freeing)
 		client_pump_soon(cl);
 }

@@ -268,6 +268,7 @@ struct cconn {
 	int fd;
 	struct loop_op connect_op;
 	enum cconn_state state;
+	bool was_ready;
 	bool h2;
 	struct cconn *prev, *next;
 	struct loop_timer timer;

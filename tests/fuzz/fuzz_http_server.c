@@ -85,6 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
 		abort();
 	http_server_adopt(c->srv, sv[0]);
+#ifdef FUZZ_H2_ONLY
+	/* Every input is HTTP/2 frames after the preface. */
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	if (write_all(sv[1], preface, sizeof(preface) - 1) < 0)
+		abort();
+#endif
 	if (write_all(sv[1], data, size) < 0)
 		abort();
 	shutdown(sv[1], SHUT_WR);

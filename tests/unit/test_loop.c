@@ -243,6 +243,49 @@ static void test_pidfd_poll_reports_child_exit(void)
 	loop_free(l);
 }
 
+struct file_ctx {
+	struct loop_op op;
+	int res;
+	bool done;
+};
+
+static void file_done(struct loop_op *op, const struct loop_cqe *c)
+{
+	struct file_ctx *f = container_of(op, struct file_ctx, op);
+	f->res = c->res;
+	f->done = true;
+}
+
+static void test_file_writes_and_reads_at_offsets(void)
+{
+	struct loop *l = new_loop();
+	char path[] = "/tmp/kelp-test-loop-XXXXXX";
+	int fd = mkstemp(path);
+	struct file_ctx f = {.op.fn = file_done};
+	char back[16] = {0};
+
+	CHECK(fd >= 0);
+	loop_write(l, &f.op, fd, "hello world", 11, 0);
+	run_until(l, &f.done, 2000);
+	CHECK_INT(f.res, 11);
+	f.done = false;
+	loop_write(l, &f.op, fd, "W", 1, 6);
+	run_until(l, &f.done, 2000);
+	CHECK_INT(f.res, 1);
+	f.done = false;
+	loop_read(l, &f.op, fd, back, sizeof(back) - 1, 0);
+	run_until(l, &f.done, 2000);
+	CHECK_INT(f.res, 11);
+	CHECK_STREQ(back, "hello World");
+	f.done = false;
+	loop_read(l, &f.op, -1, back, 1, 0);
+	run_until(l, &f.done, 2000);
+	CHECK_INT(f.res, -EBADF);
+	close(fd);
+	unlink(path);
+	loop_free(l);
+}
+
 struct sig_ctx {
 	struct loop_signals s;
 	int got;
@@ -279,5 +322,6 @@ int main(void)
 	RUN(test_multishot_accept_takes_every_connection);
 	RUN(test_pidfd_poll_reports_child_exit);
 	RUN(test_signals_arrive_through_the_loop);
+	RUN(test_file_writes_and_reads_at_offsets);
 	return tap_done();
 }
