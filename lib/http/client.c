@@ -114,7 +114,7 @@ static void call_free(struct http_call *call)
 		free((char *)call->headers[i].value);
 	}
 	free(call->headers);
-	buf_free(&call->body);
+	h2_outq_free(&call->body);
 	buf_free(&call->hstrings);
 	free(call);
 }
@@ -274,7 +274,7 @@ static void cconn_destroy(struct cconn *cc, int err)
 		/* A reused keep-alive connection may have been closed by the
 		 * server just as we wrote: try such a call once more. */
 		if (!call->got_bytes && !call->retried && cc->served > 0 && !cl->freeing &&
-		    call->body_eof && !err) {
+		    call->body.eof && !err) {
 			call->retried = true;
 			call->conn = NULL;
 			queue_push_front(cl, call);
@@ -353,23 +353,24 @@ static void h1_send(struct cconn *cc, struct http_call *call)
 	buf_printf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", call->method, call->target, cl->authority);
 	for (unsigned i = 0; i < call->nheaders; i++)
 		buf_printf(&b, "%s: %s\r\n", call->headers[i].name, call->headers[i].value);
-	if (!call->body_eof)
+	if (!call->body.eof)
 		buf_puts(&b, "Transfer-Encoding: chunked\r\n");
-	else if (call->body.len || !streq(call->method, "GET"))
-		buf_printf(&b, "Content-Length: %zu\r\n", call->body.len);
+	else if (call->body.b.len || !streq(call->method, "GET"))
+		buf_printf(&b, "Content-Length: %zu\r\n", call->body.b.len);
 	buf_puts(&b, "\r\n");
 	xport_write(&cc->x, b.data, b.len);
 	buf_free(&b);
-	if (call->body_eof) {
-		xport_write(&cc->x, call->body.data, call->body.len);
-	} else if (call->body.len) {
+	struct buf *body = &call->body.b;
+	if (call->body.eof) {
+		xport_write(&cc->x, body->data, body->len);
+	} else if (body->len) {
 		char hdr[24];
-		int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", call->body.len);
+		int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", body->len);
 		xport_write(&cc->x, hdr, (size_t)n);
-		xport_write(&cc->x, call->body.data, call->body.len);
+		xport_write(&cc->x, body->data, body->len);
 		xport_write(&cc->x, "\r\n", 2);
 	}
-	buf_clear(&call->body);
+	buf_clear(body);
 }
 
 static void h1_call_done(struct cconn *cc)
@@ -620,8 +621,8 @@ int http_client_call(struct http_client *cl, const struct http_call_request *req
 		call->headers[call->nheaders++] = (struct http_header){
 			xstrdup(req->headers[i].name), xstrdup(req->headers[i].value)};
 	}
-	buf_append(&call->body, req->body, req->body_len);
-	call->body_eof = !req->stream_body;
+	buf_append(&call->body.b, req->body, req->body_len);
+	call->body.eof = !req->stream_body;
 	call->next = NULL;
 	if (cl->queue_tail)
 		cl->queue_tail->next = call;
@@ -636,7 +637,7 @@ int http_client_call(struct http_client *cl, const struct http_call_request *req
 
 void http_call_write(struct http_call *call, const void *p, size_t len)
 {
-	if (call->body_eof || call->done || !len)
+	if (call->body.eof || call->done || !len)
 		return;
 	struct cconn *cc = call->conn;
 	if (cc && !cc->h2 && cc->cur == call) {
@@ -647,16 +648,16 @@ void http_call_write(struct http_call *call, const void *p, size_t len)
 		xport_write(&cc->x, "\r\n", 2);
 		return;
 	}
-	buf_append(&call->body, p, len);
+	buf_append(&call->body.b, p, len);
 	if (cc && cc->h2)
 		h2c_body_more(call);
 }
 
 void http_call_end_body(struct http_call *call)
 {
-	if (call->body_eof || call->done)
+	if (call->body.eof || call->done)
 		return;
-	call->body_eof = true;
+	call->body.eof = true;
 	struct cconn *cc = call->conn;
 	if (cc && !cc->h2 && cc->cur == call)
 		xport_write(&cc->x, "0\r\n\r\n", 5);

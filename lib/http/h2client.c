@@ -202,26 +202,7 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *out, size_t le
 			 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct http_call *call = src->ptr;
-	size_t avail = call->body.len - call->body_off;
-
-	if (!avail) {
-		if (call->body_eof) {
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-			return 0;
-		}
-		call->h2_deferred = true;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	size_t n = MIN(avail, length);
-	memcpy(out, call->body.data + call->body_off, n);
-	call->body_off += n;
-	if (call->body_off == call->body.len) {
-		buf_clear(&call->body);
-		call->body_off = 0;
-		if (call->body_eof)
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-	}
-	return (ssize_t)n;
+	return h2_outq_pull(&call->body, out, length, flags);
 }
 
 void h2c_submit(struct cconn *cc, struct http_call *call)
@@ -247,7 +228,7 @@ void h2c_submit(struct cconn *cc, struct http_call *call)
 		nv[n++] = NV(name, call->headers[i].value);
 	}
 #undef NV
-	bool has_body = call->body.len || !call->body_eof;
+	bool has_body = h2_outq_len(&call->body) || !call->body.eof;
 	nghttp2_data_provider prd = {.source.ptr = call, .read_callback = body_read};
 	int32_t id = nghttp2_submit_request(cc->h2s, NULL, nv, n, has_body ? &prd : NULL, call);
 	free(nv);
@@ -266,8 +247,8 @@ void h2c_submit(struct cconn *cc, struct http_call *call)
 void h2c_body_more(struct http_call *call)
 {
 	struct cconn *cc = call->conn;
-	if (call->h2_deferred) {
-		call->h2_deferred = false;
+	if (call->body.deferred) {
+		call->body.deferred = false;
 		nghttp2_session_resume_data(cc->h2s, call->stream_id);
 	}
 	queue_flush(cc);

@@ -294,30 +294,10 @@ static ssize_t data_read(nghttp2_session *s, int32_t stream_id, uint8_t *out, si
 			 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct http_exchange *ex = src->ptr;
-	size_t avail = ex->rbody.len - ex->rbody_off;
-
-	if (!avail) {
-		if (ex->rbody_eof) {
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-			return 0;
-		}
-		ex->h2_deferred = true;
-		return NGHTTP2_ERR_DEFERRED;
-	}
-	size_t n = MIN(avail, length);
-	memcpy(out, ex->rbody.data + ex->rbody_off, n);
-	ex->rbody_off += n;
-	if (ex->rbody_off == ex->rbody.len) {
-		buf_clear(&ex->rbody);
-		ex->rbody_off = 0;
-		if (ex->rbody_eof)
-			*flags |= NGHTTP2_DATA_FLAG_EOF;
-	} else if (ex->rbody_off > 65536 && ex->rbody_off * 2 > ex->rbody.len) {
-		buf_consume(&ex->rbody, ex->rbody_off);
-		ex->rbody_off = 0;
-	}
-	exchange_check_drain(ex);
-	return (ssize_t)n;
+	ssize_t n = h2_outq_pull(&ex->rbody, out, length, flags);
+	if (n > 0)
+		exchange_check_drain(ex);
+	return n;
 }
 
 void h2_respond_start(struct http_exchange *ex, bool has_body, int64_t content_length)
@@ -349,7 +329,7 @@ void h2_respond_start(struct http_exchange *ex, bool has_body, int64_t content_l
 					  NGHTTP2_INTERNAL_ERROR);
 	if (!has_body) {
 		/* Nothing more goes on this stream; drop what is written. */
-		ex->rbody_eof = true;
+		ex->rbody.eof = true;
 		ex->head_only = true;
 	}
 	queue_flush(c);
@@ -360,12 +340,12 @@ void h2_body_more(struct http_exchange *ex)
 	struct http_conn *c = ex->conn;
 
 	if (ex->head_only) {
-		buf_clear(&ex->rbody);
-		ex->rbody_off = 0;
+		buf_clear(&ex->rbody.b);
+		ex->rbody.off = 0;
 		return;
 	}
-	if (ex->h2_deferred) {
-		ex->h2_deferred = false;
+	if (ex->rbody.deferred) {
+		ex->rbody.deferred = false;
 		nghttp2_session_resume_data(c->h2, ex->stream_id);
 	}
 	queue_flush(c);

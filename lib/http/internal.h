@@ -116,6 +116,22 @@ bool xport_alpn_is(const struct xport *x, const char *proto);
 /* Free what the transport holds, after on_close. */
 void xport_release(struct xport *x);
 
+/* --- HTTP/2 body output shared by server and client (h2common.c) --- */
+
+/* Bytes written by the application, waiting for nghttp2 to take them. */
+struct h2_outq {
+	struct buf b;
+	size_t off;
+	bool eof;      /* nothing more will be written */
+	bool deferred; /* nghttp2 was told to wait: resume on more data */
+};
+
+static inline size_t h2_outq_len(const struct h2_outq *q) { return q->b.len - q->off; }
+/* An nghttp2 read callback's body: copy out what is there, defer when
+ * empty, flag the end. */
+ssize_t h2_outq_pull(struct h2_outq *q, uint8_t *out, size_t length, uint32_t *flags);
+void h2_outq_free(struct h2_outq *q);
+
 /* --- server internals --- */
 
 enum conn_proto {
@@ -191,10 +207,7 @@ struct http_exchange {
 	bool head_only;
 	bool chunked;
 	bool close_after;
-	struct buf rbody; /* h2: DATA not yet taken by nghttp2 */
-	size_t rbody_off;
-	bool rbody_eof;
-	bool h2_deferred;
+	struct h2_outq rbody; /* h2: DATA not yet taken by nghttp2 */
 
 	size_t low_water;
 	bool above_water;
@@ -304,16 +317,13 @@ struct http_call {
 	char *target;
 	struct http_header *headers;
 	unsigned nheaders;
-	struct buf body;
-	size_t body_off;
-	bool body_eof;
+	struct h2_outq body; /* request body not yet sent; .eof: no more will come */
 	bool head_only;
 	bool retried;
 	bool got_bytes;
 	bool done;
 	int version;
 	int32_t stream_id;
-	bool h2_deferred;
 	int status;
 	struct buf hstrings; /* h2: response header name\0value\0 pairs */
 	unsigned nh;

@@ -414,7 +414,7 @@ static void exchange_free(struct http_exchange *ex)
 	free(ex->head_copy);
 	buf_free(&ex->strings);
 	buf_free(&ex->body);
-	buf_free(&ex->rbody);
+	h2_outq_free(&ex->rbody);
 	free(ex);
 }
 
@@ -538,7 +538,7 @@ void http_response_write(struct http_exchange *ex, const void *p, size_t len)
 	if (!ex->started || ex->handler_done || !ex->conn || !len)
 		return;
 	if (ex->conn->proto == PROTO_H2) {
-		buf_append(&ex->rbody, p, len);
+		buf_append(&ex->rbody.b, p, len);
 		h2_body_more(ex);
 	} else {
 		h1_body_write(ex, p, len);
@@ -564,7 +564,7 @@ void http_response_end(struct http_exchange *ex)
 	ex->abort_fn = NULL;
 	if (ex->conn) {
 		if (ex->conn->proto == PROTO_H2) {
-			ex->rbody_eof = true;
+			ex->rbody.eof = true;
 			h2_body_more(ex);
 		} else {
 			h1_finish(ex);
@@ -595,7 +595,7 @@ size_t http_response_buffered(const struct http_exchange *ex)
 	if (!ex->conn)
 		return 0;
 	if (ex->conn->proto == PROTO_H2)
-		return ex->rbody.len - ex->rbody_off;
+		return h2_outq_len(&ex->rbody);
 	return xport_pending(&ex->conn->x);
 }
 
