@@ -152,8 +152,8 @@ static void test_label_selectors_parse_and_print_canonically(void)
 		{"a in (x,y,notin, z,in)", "a in (in,notin,x,y,z)"},
 		{"this-is-a-dns.domain.com/key-with-dash",
 		 "this-is-a-dns.domain.com/key-with-dash"},
-		{"0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
-		 "0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"},
+		{"0.1.2.domain/99 notin (198.18.100.1, tick.tack.clock)",
+		 "0.1.2.domain/99 notin (198.18.100.1,tick.tack.clock)"},
 		{"app=web,app!=db", "app=web,app!=db"},
 		{"environment in (production, qa)", "environment in (production,qa)"},
 	};
