@@ -171,6 +171,61 @@ int parse_i64(const char *s, size_t n, int64_t *ret)
 	return 0;
 }
 
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *p, size_t n)
+{
+	const uint8_t *in = p;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+uint8_t *base64_decode(const char *s, size_t *ret_len)
+{
+	size_t n = strlen(s);
+	if (n % 4)
+		return NULL;
+	uint8_t *out = xmalloc(n / 4 * 3 + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t v = 0;
+		int pad = 0;
+		for (int j = 0; j < 4; j++) {
+			const char *c = s[i + j] ? strchr(b64, s[i + j]) : NULL;
+			if (s[i + j] == '=' && i + 4 == n && j >= 2 && (j == 3 || s[i + 3] == '=')) {
+				pad++;
+				v <<= 6;
+				continue;
+			}
+			if (!c || pad) {
+				free(out);
+				return NULL;
+			}
+			v = v << 6 | (uint32_t)(c - b64);
+		}
+		out[o++] = (uint8_t)(v >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(v >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)v;
+	}
+	*ret_len = o;
+	return out;
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

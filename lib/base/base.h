@@ -119,6 +119,11 @@ char *buf_steal(struct buf *b);
 int parse_u64(const char *s, size_t n, uint64_t *ret);
 int parse_i64(const char *s, size_t n, int64_t *ret);
 
+/* Standard base64 with padding (RFC 4648 section 4), as Go's encoding/json
+ * writes []byte. Decoding is strict: NULL on anything else. */
+char *base64_encode(const void *p, size_t n);
+uint8_t *base64_decode(const char *s, size_t *ret_len);
+
 /* Monotonic and wall clock in nanoseconds. */
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
