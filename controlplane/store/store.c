@@ -386,6 +386,12 @@ const char *store_strerror(int err)
 		return "mvcc: required revision is a future revision";
 	case -ENOENT:
 		return "etcdserver: requested lease not found";
+	case -EEXIST:
+		return "etcdserver: lease already exists";
+	case -EUCLEAN:
+		return "store: the data directory is damaged (see the log for where)";
+	case -EBUSY:
+		return "store: the data directory is in use by another process";
 	case -ECANCELED:
 		return "context canceled";
 	case -EIO:

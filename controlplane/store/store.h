@@ -16,7 +16,7 @@
  *    acknowledged. Writes are acknowledged once durable (embedded: on disk;
  *    etcd: committed by the cluster).
  *  - Watches deliver every event with mod_rev >= start_rev, in revision
- *    order, none lost or repeated; a start_rev at or below the compacted
+ *    order, none lost or repeated; a start_rev below the compacted
  *    revision fails with -ESTALE (the API server's 410 Gone).
  *
  * Everything runs on one loop thread: a store is opened, used and closed
@@ -34,10 +34,14 @@
  *   -ESTALE    the revision asked for has been compacted
  *   -ERANGE    the revision asked for is in the future
  *   -ENOENT    lease not found (lease calls, and puts naming one)
+ *   -EEXIST    lease grant with an id already in use
  *   -ECANCELED the store is closing, or the watch was cancelled
  *   -EIO       the store can no longer write safely (a failed sync): every
  *              later write fails too
- *   -ENOTCONN, -ETIMEDOUT  etcd unreachable (after failover was tried) */
+ *   -ENOTCONN, -ETIMEDOUT  etcd unreachable (after failover was tried)
+ *   -EUCLEAN   (store_open, embedded) the data directory is damaged; nothing
+ *              was changed: the log names file, offset and problem
+ *   -EBUSY     (store_open, embedded) another process has the directory */
 #pragma once
 
 #include <stdbool.h>
@@ -273,7 +277,8 @@ struct store_watch_ops {
 
 int store_watch(struct store *s, const struct store_watch_req *req,
 		const struct store_watch_ops *ops, void *ud, struct store_watch **ret);
-/* closed(-ECANCELED) follows from the loop. */
+/* closed(-ECANCELED) follows from the loop. The watch handle is freed
+ * once closed() has returned: do not cancel it after that. */
 void store_watch_cancel(struct store_watch *w);
 /* Ask for a progress notification as soon as the watch is up to date. */
 void store_watch_request_progress(struct store_watch *w);
