@@ -238,9 +238,9 @@ struct wal {
 	int64_t off;
 	char *buf;
 	size_t cap;
-	struct node head;
 	uint64_t rng;
 	pthread_mutex_t mu; /* the committer writes the index, readers read it */
+	struct node head;   /* last: it ends in a flexible array */
 };
 
 #define WAL_PREALLOC (256ll << 20)
