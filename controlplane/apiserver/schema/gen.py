@@ -80,12 +80,16 @@ def parse(files):
             if not indented and words[0] == "group":
                 if len(words) != 4:
                     raise Error(f"{where}: group NAME VERSION PROTO-PACKAGE")
-                group = Group(*words[1:])
-                key = f"{group.name}/{group.version}"
+                key = f"{words[1]}/{words[2]}"
                 if key in groups:
-                    raise Error(f"{where}: group {key} declared twice")
-                groups[key] = group
-                order.append(group)
+                    # A group may be spread over several files.
+                    group = groups[key]
+                    if group.proto != words[3]:
+                        raise Error(f"{where}: group {key} with another protobuf package")
+                else:
+                    group = Group(*words[1:])
+                    groups[key] = group
+                    order.append(group)
                 continue
             if group is None:
                 raise Error(f"{where}: a group line must come first")
