@@ -116,3 +116,18 @@ extern const struct sch_type *const sch_types[];
 extern const size_t sch_ntypes;
 extern const struct sch_kind sch_kinds[];
 extern const size_t sch_nkinds;
+
+/* --- lookups --- */
+
+/* The served kind for a resource (plural) or a kind name in a group
+ * version; NULL when not served. */
+const struct sch_kind *sch_kind_by_resource(const char *group, const char *version,
+					    const char *resource);
+const struct sch_kind *sch_kind_by_name(const char *group, const char *version, const char *kind);
+/* A type by group, version and name ("core" or "" for the core group). */
+const struct sch_type *sch_type_by_name(const char *group, const char *version, const char *name);
+/* The field a JSON key names in t, looking through inline structs; NULL
+ * when t has no such field. */
+const struct sch_field *sch_field(const struct sch_type *t, const char *json_name);
+/* "v1" or "apps/v1". */
+void sch_api_version(const char *group, const char *version, char *out, size_t cap);
