@@ -13,6 +13,7 @@ struct role {
 
 static const struct role roles[] = {
 	{"up", cmd_up, "a whole single-node cluster in the foreground"},
+	{"server", cmd_server, "the control plane: store and API server"},
 };
 
 static void usage(FILE *f)

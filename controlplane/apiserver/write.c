@@ -1,0 +1,732 @@
+/* create, update, patch, delete. Updates and patches are guarded by the
+ * object's mod revision and retried when someone else wrote meanwhile,
+ * unless the client named the resourceVersion it expects. */
+#include "apiserver/internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+#ifdef KELP_HAVE_VALIDATE
+#include "apiserver/validate/validate.h"
+#define HAVE_VALIDATE 1
+#endif
+#ifdef KELP_HAVE_PATCH
+#include "apiserver/patch/patch.h"
+#define HAVE_PATCH 1
+#endif
+
+#define MAX_RETRIES 5
+
+static bool has_subresource(const struct resource *res, const char *sub)
+{
+	for (const char *const *s = res->kind->subresources; s && *s; s++)
+		if (streq(*s, sub))
+			return true;
+	return false;
+}
+
+static json_t *invalid(const struct req *q, const json_t *obj, struct api_field_errors *errs)
+{
+	json_t *st = api_status_invalid(q->res->kind->group, q->res->kind->kind,
+					api_meta_name(obj) ? api_meta_name(obj) : "", errs);
+	api_field_errors_clear(errs);
+	return st;
+}
+
+/* Defaults and validation; a 422 Status when invalid. */
+static json_t *check(struct req *q, json_t *obj, const json_t *old)
+{
+	struct api_field_errors errs = {0};
+
+#ifdef HAVE_VALIDATE
+	if (!old)
+		validate_default(q->res->kind, obj);
+	validate_object(q->res->kind, obj, old, &errs);
+#else
+	const char *name = api_meta_name(obj);
+	if (!name || !*name)
+		api_field_required(&errs, "metadata.name", "name or generateName is required");
+	else if (api_is_dns1123_subdomain(name, NULL))
+		api_field_invalid(&errs, "metadata.name", json_string(name),
+				  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+				  "characters, '-' or '.', and must start and end with an alphanumeric "
+				  "character (e.g. 'example.com', regex used for validation is "
+				  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+#endif
+	return errs.n ? invalid(q, obj, &errs) : NULL;
+}
+
+/* --- create --- */
+
+static void generate_name(json_t *obj)
+{
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	const char *prefix = api_meta_generate_name(obj);
+	uint8_t rnd[5];
+	char suffix[6];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	for (int i = 0; i < 5; i++)
+		suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+	suffix[5] = '\0';
+	_cleanup_free_ char *name = xasprintf("%.58s%s", prefix, suffix);
+	api_meta_set_name(obj, name);
+}
+
+static void create_stored(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct req *q = ud;
+	const char *name = api_meta_name(q->body);
+
+	if (err) {
+		req_fail_store(q, err, name);
+		return;
+	}
+	if (!ok) {
+		req_respond_status(q, api_status_already_exists(q->res->kind->group,
+								 q->res->kind->plural, name));
+		return;
+	}
+	json_t *obj = TAKE_PTR(q->body);
+	object_set_rv(obj, rev);
+	req_respond_object(q, 201, obj);
+}
+
+static void create_admitted(struct req *q, json_t *status)
+{
+	if (status) {
+		req_respond_status(q, status);
+		return;
+	}
+	json_t *obj = q->body;
+	if (q->r.dry_run) {
+		q->body = NULL;
+		req_respond_object(q, 201, obj);
+		return;
+	}
+	struct buf b = {0};
+	object_to_store(obj, &b);
+	free(q->key);
+	q->key = resource_key(q->res, api_meta_namespace(obj), api_meta_name(obj));
+	int r = store_create(q->a->store, q->key, strlen(q->key), b.data, b.len, 0, create_stored, q);
+	buf_free(&b);
+	if (r < 0)
+		req_fail_store(q, r, api_meta_name(obj));
+}
+
+/* What the server sets on every new object. */
+static void prepare_create(struct req *q, json_t *obj)
+{
+	char uid[37], ts[API_TIME_LEN];
+	json_t *meta = json_object_get(obj, "metadata");
+
+	object_new_uid(uid);
+	api_meta_set_uid(obj, uid);
+	api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u), ts);
+	api_set_str(obj, "metadata.creationTimestamp", ts);
+	api_meta_set_generation(obj, 1);
+	json_object_del(meta, "resourceVersion");
+	json_object_del(meta, "deletionTimestamp");
+	json_object_del(meta, "deletionGracePeriodSeconds");
+	json_object_del(meta, "selfLink");
+	/* The status subresource is the controllers' to write. */
+	if (has_subresource(q->res, "status") && !streq(q->res->kind->kind, "Node"))
+		json_object_del(obj, "status");
+}
+
+void rest_create(struct req *q)
+{
+	const struct sch_kind *k = q->res->kind;
+	json_t *obj;
+
+	if (q->r.subresource) {
+		req_respond_status(q, api_status_method_not_supported(k->group, k->plural, "create"));
+		return;
+	}
+	if (rest_decode_body(q, &obj) < 0)
+		return;
+	q->body = obj;
+	if (!json_is_object(json_object_get(obj, "metadata")))
+		json_object_set_new(obj, "metadata", json_object());
+	const char *ns = api_meta_namespace(obj);
+	if (k->namespaced) {
+		if (ns && *ns && !streq(ns, q->r.namespace)) {
+			req_respond_status(q, api_status_bad_request(
+						      "the namespace of the provided object does not match "
+						      "the namespace sent on the request"));
+			return;
+		}
+		api_meta_set_namespace(obj, q->r.namespace);
+	} else {
+		json_object_del(json_object_get(obj, "metadata"), "namespace");
+	}
+	const char *name = api_meta_name(obj);
+	if ((!name || !*name) && api_meta_generate_name(obj) && *api_meta_generate_name(obj))
+		generate_name(obj);
+	prepare_create(q, obj);
+	json_t *st = check(q, obj, NULL);
+	if (st) {
+		req_respond_status(q, st);
+		return;
+	}
+	admission_create(q, obj, create_admitted);
+}
+
+/* --- update and patch: read, change, write guarded, retry --- */
+
+enum change {
+	CHANGE_REPLACE, /* PUT: the body is the new object */
+	CHANGE_PATCH,
+	CHANGE_DELETE_MARK, /* set deletionTimestamp */
+	CHANGE_FINALIZE,    /* remove the object: its last finalizer went */
+};
+
+struct upd {
+	struct req *q;
+	int tries;
+	int64_t expect_rv; /* the client's precondition, 0: none */
+	char *patch_type;
+	json_t *patch;
+};
+
+static void upd_read(struct upd *u);
+
+static void upd_free(struct upd *u)
+{
+	free(u->patch_type);
+	json_decref(u->patch);
+	free(u);
+}
+
+static void upd_written(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct upd *u = ud;
+	struct req *q = u->q;
+
+	if (err) {
+		req_fail_store(q, err, q->r.name);
+		upd_free(u);
+		return;
+	}
+	if (!ok) {
+		if (!cur) {
+			req_fail_store(q, -ENOENT, q->r.name);
+			upd_free(u);
+			return;
+		}
+		/* Someone wrote in between: read again and redo the change. */
+		if (++u->tries < MAX_RETRIES && !u->expect_rv) {
+			upd_read(u);
+			return;
+		}
+		req_respond_status(q, api_status_conflict(q->res->kind->group, q->res->kind->plural,
+							  q->r.name, NULL));
+		upd_free(u);
+		return;
+	}
+	json_t *obj = TAKE_PTR(q->body);
+	object_set_rv(obj, rev);
+	upd_free(u);
+	req_respond_object(q, 200, obj);
+}
+
+static void finalized(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct upd *u = ud;
+	struct req *q = u->q;
+
+	if (err || !ok) {
+		upd_written(ud, err, rev, ok, cur);
+		return;
+	}
+	json_t *obj = TAKE_PTR(q->body);
+	object_set_rv(obj, rev);
+	upd_free(u);
+	req_respond_object(q, 200, obj);
+}
+
+/* The parts of an object an update keeps from the stored one. */
+static void carry_over(struct req *q, json_t *obj, const json_t *old)
+{
+	static const char *const kept[] = {"uid", "creationTimestamp", "deletionTimestamp",
+					   "deletionGracePeriodSeconds", "generation", "selfLink"};
+	json_t *meta = json_object_get(obj, "metadata");
+	const json_t *ometa = json_object_get(old, "metadata");
+
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(obj, "metadata", meta);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+		json_t *v = json_object_get(ometa, kept[i]);
+		if (v)
+			json_object_set(meta, kept[i], v);
+		else
+			json_object_del(meta, kept[i]);
+	}
+	if (q->res->kind->namespaced)
+		json_object_set(meta, "namespace", json_object_get(ometa, "namespace"));
+	bool status_sub = has_subresource(q->res, "status");
+	if (q->r.subresource && streq(q->r.subresource, "status")) {
+		/* Only status changes through /status. */
+		json_t *st = json_incref(json_object_get(obj, "status"));
+		json_object_clear(obj);
+		json_object_update(obj, (json_t *)old);
+		json_object_set(obj, "metadata", meta);
+		if (st)
+			json_object_set_new(obj, "status", st);
+		else
+			json_object_del(obj, "status");
+		return;
+	}
+	if (status_sub) {
+		json_t *st = json_object_get(old, "status");
+		if (st)
+			json_object_set(obj, "status", st);
+		else
+			json_object_del(obj, "status");
+	}
+	/* A new generation when the desired state changed. */
+	if (!json_equal(json_object_get(obj, "spec"), json_object_get(old, "spec"))) {
+		int64_t g = 0;
+		api_meta_generation(old, &g);
+		api_meta_set_generation(obj, g + 1);
+	}
+}
+
+static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
+{
+	struct req *q = u->q;
+	json_t *obj = NULL;
+
+	if (u->patch) {
+#ifdef HAVE_PATCH
+		char *err = NULL;
+		int r;
+		const char *pt = u->patch_type;
+		if (str_has_prefix(pt, "application/json-patch+json"))
+			r = patch_json(cur_obj, u->patch, &obj, &err);
+		else if (str_has_prefix(pt, "application/merge-patch+json"))
+			r = patch_merge(cur_obj, u->patch, &obj, &err);
+		else
+			r = patch_strategic(q->res->kind->type, cur_obj, u->patch, &obj, &err);
+		if (r < 0) {
+			json_decref(cur_obj);
+			req_respond_status(q, r == -EINVAL ? api_status_bad_request(err ? err : "invalid patch")
+							   : api_status_failure(422, "Invalid", err ? err : "invalid patch"));
+			free(err);
+			upd_free(u);
+			return;
+		}
+		free(err);
+#else
+		json_decref(cur_obj);
+		req_respond_status(q, api_status_unsupported_media_type(NULL, 0));
+		upd_free(u);
+		return;
+#endif
+		/* A resourceVersion in the patch is a precondition. */
+		int64_t want = object_rv(obj);
+		if (want && want != cur_rev) {
+			json_decref(obj);
+			json_decref(cur_obj);
+			req_respond_status(q, api_status_conflict(q->res->kind->group, q->res->kind->plural,
+								  q->r.name, NULL));
+			upd_free(u);
+			return;
+		}
+	} else {
+		obj = json_deep_copy(q->body);
+	}
+	carry_over(q, obj, cur_obj);
+	req_set_type(q, obj);
+	json_t *st = check(q, obj, cur_obj);
+	if (st) {
+		json_decref(obj);
+		json_decref(cur_obj);
+		req_respond_status(q, st);
+		upd_free(u);
+		return;
+	}
+	json_decref(q->body);
+	q->body = obj;
+	bool finalize = api_get(obj, "metadata.deletionTimestamp") &&
+			!json_array_size(api_meta_finalizers(obj));
+	json_decref(cur_obj);
+	if (q->r.dry_run) {
+		q->body = NULL;
+		object_set_rv(obj, cur_rev);
+		upd_free(u);
+		req_respond_object(q, 200, obj);
+		return;
+	}
+	int r;
+	if (finalize) {
+		r = store_delete(q->a->store, q->key, strlen(q->key), cur_rev, finalized, u);
+	} else {
+		struct buf b = {0};
+		object_to_store(obj, &b);
+		r = store_update(q->a->store, q->key, strlen(q->key), b.data, b.len, cur_rev, 0,
+				 upd_written, u);
+		buf_free(&b);
+	}
+	if (r < 0) {
+		req_fail_store(q, r, q->r.name);
+		upd_free(u);
+	}
+}
+
+static void upd_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
+{
+	struct upd *u = ud;
+	struct req *q = u->q;
+
+	if (err || !kv) {
+		req_fail_store(q, err ? err : -ENOENT, q->r.name);
+		upd_free(u);
+		return;
+	}
+	if (u->expect_rv && u->expect_rv != kv->mod_rev) {
+		req_respond_status(q, api_status_conflict(q->res->kind->group, q->res->kind->plural,
+							  q->r.name, NULL));
+		upd_free(u);
+		return;
+	}
+	json_t *cur = object_from_kv(kv);
+	if (!cur) {
+		req_respond_status(q, api_status_internal_error("the stored object does not decode"));
+		upd_free(u);
+		return;
+	}
+	upd_apply(u, cur, kv->mod_rev);
+}
+
+static void upd_read(struct upd *u)
+{
+	struct req *q = u->q;
+	int r = store_get(q->a->store, q->key, strlen(q->key), 0, upd_got, u);
+	if (r < 0) {
+		req_fail_store(q, r, q->r.name);
+		upd_free(u);
+	}
+}
+
+void rest_update(struct req *q)
+{
+	json_t *obj;
+
+	if (q->r.subresource && !streq(q->r.subresource, "status")) {
+		req_respond_status(q, api_status_method_not_supported(q->res->kind->group,
+								      q->res->kind->plural, "update"));
+		return;
+	}
+	if (rest_decode_body(q, &obj) < 0)
+		return;
+	q->body = obj;
+	const char *name = api_meta_name(obj);
+	if (!name || !streq(name, q->r.name)) {
+		_cleanup_free_ char *msg = xasprintf("the name of the object (%s) does not match the "
+						     "name on the URL (%s)", name ? name : "", q->r.name);
+		req_respond_status(q, api_status_bad_request(msg));
+		return;
+	}
+	struct upd *u = xnew(struct upd, 1);
+	u->q = q;
+	u->expect_rv = object_rv(obj);
+	q->key = resource_key(q->res, q->r.namespace, q->r.name);
+	upd_read(u);
+}
+
+void rest_patch(struct req *q)
+{
+	const struct http_request *hr = http_exchange_request(q->ex);
+	const char *ctype = http_request_header(hr, "content-type");
+	static const char *const patch_types[] = {
+		"application/json-patch+json", "application/merge-patch+json",
+		"application/strategic-merge-patch+json", "application/apply-patch+yaml"};
+	bool known = false;
+
+	for (size_t i = 0; ctype && i < ARRAY_SIZE(patch_types); i++)
+		known |= str_has_prefix(ctype, patch_types[i]);
+	if (!known) {
+		req_respond_status(q, api_status_unsupported_media_type(patch_types,
+									 ARRAY_SIZE(patch_types)));
+		return;
+	}
+	json_t *patch = NULL;
+	char *err = NULL;
+	if (api_json_parse(hr->body, hr->body_len, 0, &patch, &err) < 0) {
+		_cleanup_free_ char *msg = xasprintf("error decoding patch: %s", err ? err : "");
+		free(err);
+		req_respond_status(q, api_status_bad_request(msg));
+		return;
+	}
+	struct upd *u = xnew(struct upd, 1);
+	u->q = q;
+	u->patch = patch;
+	u->patch_type = xstrdup(ctype);
+	q->key = resource_key(q->res, q->r.namespace, q->r.name);
+	upd_read(u);
+}
+
+/* --- delete --- */
+
+struct del {
+	struct req *q;
+	json_t *obj;
+	int tries;
+};
+
+static void del_free(struct del *d)
+{
+	json_decref(d->obj);
+	free(d);
+}
+
+static void del_read(struct del *d);
+
+static void del_done(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct del *d = ud;
+	struct req *q = d->q;
+
+	if (err) {
+		req_fail_store(q, err, q->r.name);
+		del_free(d);
+		return;
+	}
+	if (!ok) {
+		if (cur && ++d->tries < MAX_RETRIES) {
+			del_read(d);
+			return;
+		}
+		req_fail_store(q, cur ? -EAGAIN : -ENOENT, q->r.name);
+		del_free(d);
+		return;
+	}
+	json_t *obj = TAKE_PTR(d->obj);
+	del_free(d);
+	req_respond_object(q, 200, obj);
+}
+
+static void del_marked(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct del *d = ud;
+	if (!err && ok)
+		object_set_rv(d->obj, rev);
+	/* A marked object is answered like a deleted one, with its new state. */
+	del_done(ud, err, rev, ok, cur);
+}
+
+static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
+{
+	struct del *d = ud;
+	struct req *q = d->q;
+
+	if (err || !kv) {
+		req_fail_store(q, err ? err : -ENOENT, q->r.name);
+		del_free(d);
+		return;
+	}
+	json_decref(d->obj);
+	d->obj = object_from_kv(kv);
+	if (!d->obj) {
+		req_respond_status(q, api_status_internal_error("the stored object does not decode"));
+		del_free(d);
+		return;
+	}
+	/* Preconditions from DeleteOptions. */
+	const json_t *opts = q->body;
+	const char *uid = api_get_str(opts, "preconditions.uid");
+	const char *rv = api_get_str(opts, "preconditions.resourceVersion");
+	if ((uid && !streq(uid, api_meta_uid(d->obj) ? api_meta_uid(d->obj) : "")) ||
+	    (rv && !streq(rv, api_meta_resource_version(d->obj)))) {
+		_cleanup_free_ char *why = xasprintf(
+			"Precondition failed: %s: %s, %s: %s", uid ? "UID in precondition" : "ResourceVersion in precondition",
+			uid ? uid : rv, uid ? "UID in object meta" : "ResourceVersion in object meta",
+			uid ? (api_meta_uid(d->obj) ? api_meta_uid(d->obj) : "") : api_meta_resource_version(d->obj));
+		req_respond_status(q, api_status_conflict(q->res->kind->group, q->res->kind->plural,
+							  q->r.name, why));
+		del_free(d);
+		return;
+	}
+	if (q->r.dry_run) {
+		json_t *obj = TAKE_PTR(d->obj);
+		del_free(d);
+		req_respond_object(q, 200, obj);
+		return;
+	}
+	const char *policy = q->r.propagation_policy ? q->r.propagation_policy
+						    : api_get_str(opts, "propagationPolicy");
+	bool has_finalizers = json_array_size(api_meta_finalizers(d->obj)) > 0;
+	bool foreground = policy && streq(policy, "Foreground");
+	bool orphan = policy && streq(policy, "Orphan");
+	if (has_finalizers || foreground || orphan) {
+		/* Mark it; whoever owns the finalizers finishes the deletion. */
+		if (foreground)
+			api_meta_add_finalizer(d->obj, "foregroundDeletion");
+		if (orphan)
+			api_meta_add_finalizer(d->obj, "orphan");
+		if (!api_get(d->obj, "metadata.deletionTimestamp")) {
+			char ts[API_TIME_LEN];
+			api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u), ts);
+			api_set_str(d->obj, "metadata.deletionTimestamp", ts);
+			api_set_int(d->obj, "metadata.deletionGracePeriodSeconds", 0);
+		}
+		struct buf b = {0};
+		object_to_store(d->obj, &b);
+		int r = store_update(q->a->store, q->key, strlen(q->key), b.data, b.len, kv->mod_rev, 0,
+				     del_marked, d);
+		buf_free(&b);
+		if (r < 0) {
+			req_fail_store(q, r, q->r.name);
+			del_free(d);
+		}
+		return;
+	}
+	int r = store_delete(q->a->store, q->key, strlen(q->key), kv->mod_rev, del_done, d);
+	if (r < 0) {
+		req_fail_store(q, r, q->r.name);
+		del_free(d);
+	}
+}
+
+static void del_read(struct del *d)
+{
+	struct req *q = d->q;
+	int r = store_get(q->a->store, q->key, strlen(q->key), 0, del_got, d);
+	if (r < 0) {
+		req_fail_store(q, r, q->r.name);
+		del_free(d);
+	}
+}
+
+/* The optional DeleteOptions body. */
+static int delete_options(struct req *q)
+{
+	const struct http_request *hr = http_exchange_request(q->ex);
+	if (!hr->body_len)
+		return 0;
+	char *err = NULL;
+	if (api_json_parse(hr->body, hr->body_len, 0, &q->body, &err) < 0 || !json_is_object(q->body)) {
+		_cleanup_free_ char *msg = xasprintf("invalid DeleteOptions: %s", err ? err : "not an object");
+		free(err);
+		req_respond_status(q, api_status_bad_request(msg));
+		return -1;
+	}
+	return 0;
+}
+
+void rest_delete(struct req *q)
+{
+	if (q->r.subresource) {
+		req_respond_status(q, api_status_method_not_supported(q->res->kind->group,
+								      q->res->kind->plural, "delete"));
+		return;
+	}
+	if (delete_options(q) < 0)
+		return;
+	struct del *d = xnew(struct del, 1);
+	d->q = q;
+	q->key = resource_key(q->res, q->r.namespace, q->r.name);
+	del_read(d);
+}
+
+/* --- deletecollection: every object the selectors match, each guarded --- */
+
+struct delcoll {
+	struct req *q;
+	struct selectors sel;
+	json_t *deleted;
+	size_t pending;
+	int err;
+};
+
+static void delcoll_finish(struct delcoll *dc)
+{
+	struct req *q = dc->q;
+	if (dc->err) {
+		req_fail_store(q, dc->err, NULL);
+	} else {
+		json_t *list = json_object();
+		json_object_set_new(list, "kind", json_sprintf("%sList", q->res->kind->kind));
+		json_object_set_new(list, "apiVersion", json_string(q->res->api_version));
+		json_object_set_new(list, "metadata", json_object());
+		json_object_set_new(list, "items", TAKE_PTR(dc->deleted));
+		req_respond_object(q, 200, list);
+	}
+	selectors_clear(&dc->sel);
+	json_decref(dc->deleted);
+	free(dc);
+}
+
+static void delcoll_one(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+	struct delcoll *dc = ud;
+	/* Gone meanwhile, or changed: not ours to delete any more. */
+	if (err && !dc->err)
+		dc->err = err;
+	if (--dc->pending == 0)
+		delcoll_finish(dc);
+}
+
+static void delcoll_listed(void *ud, int err, int64_t rev, const struct store_range_res *res)
+{
+	struct delcoll *dc = ud;
+	struct req *q = dc->q;
+
+	if (err) {
+		dc->err = err;
+		delcoll_finish(dc);
+		return;
+	}
+	dc->pending = 1;
+	for (size_t i = 0; i < res->n; i++) {
+		json_t *obj = object_from_kv(&res->kvs[i]);
+		if (!obj || !selectors_match(&dc->sel, q->res, obj)) {
+			json_decref(obj);
+			continue;
+		}
+		json_object_del(obj, "kind");
+		json_object_del(obj, "apiVersion");
+		json_array_append_new(dc->deleted, obj);
+		if (q->r.dry_run)
+			continue;
+		dc->pending++;
+		if (store_delete(q->a->store, res->kvs[i].key, res->kvs[i].key_len, res->kvs[i].mod_rev,
+				 delcoll_one, dc) < 0)
+			dc->pending--;
+	}
+	if (--dc->pending == 0)
+		delcoll_finish(dc);
+}
+
+void rest_deletecollection(struct req *q)
+{
+	struct delcoll *dc = xnew(struct delcoll, 1);
+	json_t *status = NULL;
+
+	dc->q = q;
+	dc->deleted = json_array();
+	if (selectors_parse(q, &dc->sel, &status) < 0) {
+		json_decref(dc->deleted);
+		free(dc);
+		req_respond_status(q, status);
+		return;
+	}
+	_cleanup_free_ char *prefix = resource_prefix(q->res, q->r.namespace);
+	_cleanup_free_ char *end = xmalloc(strlen(prefix) + 1);
+	size_t end_len = store_prefix_end(prefix, strlen(prefix), end);
+	int r = store_range(q->a->store,
+			    &(struct store_range_req){.key = prefix,
+						      .key_len = strlen(prefix),
+						      .end = end,
+						      .end_len = end_len},
+			    delcoll_listed, dc);
+	if (r < 0) {
+		dc->err = r;
+		delcoll_finish(dc);
+	}
+}
