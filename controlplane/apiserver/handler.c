@@ -216,7 +216,7 @@ static void respond_plain_json(struct req *q, json_t *v, const char *ctype)
 	req_done(q);
 }
 
-static bool wants_aggregated(const struct req *q)
+_unused_ static bool wants_aggregated(const struct req *q)
 {
 	const char *accept = http_request_header(http_exchange_request(q->ex), "accept");
 	return accept && strstr(accept, "as=APIGroupDiscoveryList") && strstr(accept, "v=v2");
@@ -529,7 +529,7 @@ void handler_free_tokens(struct apiserver *a)
 
 static void openapi_handler(struct http_exchange *ex, void *ud)
 {
-	const char *path = http_exchange_request(ex)->path;
+	_unused_ const char *path = http_exchange_request(ex)->path;
 	json_t *doc = NULL;
 
 #ifdef HAVE_OPENAPI

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum sch_scalar {
 	SCH_STRING = 1,
 	SCH_BOOL,
@@ -58,6 +60,8 @@ enum {
 	SCH_F_STRAT_REPLACE = 1 << 5,
 	SCH_F_MIN = 1 << 6,
 	SCH_F_MAX = 1 << 7,
+	SCH_F_MAP_ATOMIC = 1 << 8,   /* x-kubernetes-map-type: atomic (field level) */
+	SCH_F_MAP_GRANULAR = 1 << 9, /* x-kubernetes-map-type: granular */
 };
 
 enum {
@@ -131,3 +135,9 @@ const struct sch_type *sch_type_by_name(const char *group, const char *version, 
 const struct sch_field *sch_field(const struct sch_type *t, const char *json_name);
 /* "v1" or "apps/v1". */
 void sch_api_version(const char *group, const char *version, char *out, size_t cap);
+
+/* Reorder obj's keys as Go's encoding/json writes the type: kind and
+ * apiVersion first (for kinds), then the fields in declaration order
+ * (inline structs' fields in their place), map keys sorted, unknown keys
+ * last as they came. Recursively; values are kept, not copied. */
+void sch_canonicalize(const struct sch_type *t, json_t *obj, bool kind);

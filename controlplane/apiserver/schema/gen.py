@@ -6,6 +6,7 @@
 Refuses, with file:line, anything it cannot make sense of: an unknown
 type, a duplicate field name or protobuf number, an attribute it does not
 know, a field without a description."""
+import json
 import re
 import shlex
 import sys
@@ -149,6 +150,7 @@ def parse_field(words, where):
     f.default = f.merge = None
     f.enum, f.keys, f.strategy = [], [], []
     f.list, f.fmt, f.min, f.max = "", "", None, None
+    f.map_type = ""
     for a in words[3:-1]:
         name, eq, value = a.partition("=")
         if a == "req":
@@ -174,6 +176,8 @@ def parse_field(words, where):
             f.keys = value.split(",")
         elif name == "fmt" and value in FORMATS[1:]:
             f.fmt = value
+        elif name == "map" and value in ("atomic", "granular"):
+            f.map_type = value
         elif name in ("min", "max") and re.fullmatch(r"-?\d+", value or ""):
             setattr(f, name, int(value))
         else:
@@ -194,7 +198,7 @@ def resolve(groups):
                 for f in (lf, it):
                     f.__dict__.update(where=t.where, req=False, inline=False, immutable=False, default=None,
                                       merge=None, enum=[], keys=[], strategy=[], list="", fmt="",
-                                      min=None, max=None)
+                                      min=None, max=None, map_type="")
                 lt.fields = [lf, it]
                 lt.is_list = True
                 if lt.name in g.types:
@@ -229,6 +233,29 @@ def resolve(groups):
                     raise Error(f"{f.where}: only a single struct can be inline")
                 if f.list == "map" and not f.keys:
                     raise Error(f"{f.where}: list=map needs keys=")
+                f.default = json_default(f)
+
+
+def json_default(f):
+    """The default as a JSON literal. The .types reader drops the quotes of
+    def="Always", so string-valued fields get them back here."""
+    if f.default is None:
+        return None
+    try:
+        v = json.loads(f.default)
+    except ValueError:
+        v = None
+        ok = False
+    else:
+        ok = True
+    stringy = f.scalar in ("SCH_STRING", "SCH_QUANTITY", "SCH_TIME", "SCH_MICROTIME", "SCH_DURATION")
+    if f.container == "SCH_ONE" and (stringy or f.scalar == "SCH_INTORSTRING"):
+        if ok and (isinstance(v, str) or (f.scalar == "SCH_INTORSTRING" and isinstance(v, int))):
+            return f.default
+        return json.dumps(f.default)
+    if not ok:
+        raise Error(f"{f.where}: def={f.default} is not a JSON value")
+    return f.default
 
 
 def emit(groups, out):
@@ -259,6 +286,10 @@ def emit(groups, out):
                 flags.append("SCH_F_MIN")
             if f.max is not None:
                 flags.append("SCH_F_MAX")
+            if f.map_type == "atomic":
+                flags.append("SCH_F_MAP_ATOMIC")
+            elif f.map_type == "granular":
+                flags.append("SCH_F_MAP_GRANULAR")
             w(f"\t{{.name = {cstr(f.name)}, .desc = {cstr(f.desc)}, .num = {f.num},\n"
               f"\t .scalar = {f.scalar}, .container = {f.container}, .flags = {' | '.join(flags) or 0},\n"
               f"\t .type = {'&' + f.ref.cname if f.ref else 'NULL'}, .def = {cstr(f.default)},\n"
