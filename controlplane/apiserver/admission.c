@@ -114,6 +114,14 @@ static void kind_admit(struct admit *ad)
 		admit_pod(ad);
 		return;
 	}
+	if (!*k->group && streq(k->kind, "Service")) {
+		admit_fn done = ad->done;
+		struct req *q = ad->q;
+		json_t *svc = ad->obj;
+		free(ad);
+		alloc_service(q, svc, done);
+		return;
+	}
 	if (!*k->group && streq(k->kind, "Namespace")) {
 		api_set_str(ad->obj, "status.phase", "Active");
 		if (!api_get(ad->obj, "spec.finalizers"))

@@ -112,6 +112,7 @@ struct apiserver *apiserver_free(struct apiserver *a)
 	if (!a)
 		return NULL;
 	loop_timer_disarm(a->loop, &a->ready_poll);
+	namespace_jobs_free(a);
 	registry_free(a);
 	handler_free_tokens(a);
 	free(a);

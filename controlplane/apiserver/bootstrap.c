@@ -38,7 +38,7 @@ static void create_if_absent(struct apiserver *a, const char *group, const char 
 	api_set_str(obj, "metadata.creationTimestamp", ts);
 	_cleanup_free_ char *key = resource_key(res, ns, api_meta_name(obj));
 	struct buf b = {0};
-	object_to_store(obj, &b);
+	object_to_store(res, obj, &b);
 	a->bootstrap_pending++;
 	if (store_create(a->store, key, strlen(key), b.data, b.len, 0, created, a) < 0)
 		a->bootstrap_pending--;
@@ -62,6 +62,7 @@ void bootstrap_start(struct apiserver *a)
 				 json_pack("{s:{s:s}}", "metadata", "name", "default"));
 	}
 	inet_ntop(AF_INET, &in, ip, sizeof(ip));
+	alloc_reserve_ip(a, ip, "default/kubernetes");
 	create_if_absent(
 		a, "", "Service", "default",
 		json_pack("{s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[s], s:[{s:s, s:i, s:s, s:i}], "

@@ -69,6 +69,7 @@ struct apiserver {
 	/* metrics */
 	struct metric_family *m_requests, *m_duration, *m_inflight;
 	struct loop_timer ready_poll;
+	struct ns_job *ns_jobs;
 };
 
 /* --- one request on its way through (handler.c) --- */
@@ -108,8 +109,12 @@ void req_set_type(const struct req *q, json_t *obj);
 
 /* Parse a stored value and set metadata.resourceVersion from mod_rev. */
 json_t *object_from_kv(const struct store_kv *kv);
-/* Serialize for the store (resourceVersion dropped). */
-void object_to_store(json_t *obj, struct buf *out);
+/* Serialize for the store: keys in the order Kubernetes writes them,
+ * resourceVersion dropped (it is the key's mod revision). */
+void object_to_store(const struct resource *res, json_t *obj, struct buf *out);
+/* Whether the kind counts metadata.generation (those with a spec that
+ * controllers reconcile). */
+bool object_has_generation(const struct resource *res);
 void object_set_rv(json_t *obj, int64_t rev);
 int64_t object_rv(const json_t *obj);
 /* A new UID (RFC 4122 version 4, from the kernel's random source). */
@@ -161,6 +166,19 @@ void registry_init(struct apiserver *a);
 void registry_free(struct apiserver *a);
 int handler_load_tokens(struct apiserver *a, const char *path);
 void handler_free_tokens(struct apiserver *a);
+
+/* --- ClusterIPs and NodePorts (alloc.c) --- */
+
+void alloc_service(struct req *q, json_t *svc, admit_fn done);
+void alloc_release_service(struct apiserver *a, const json_t *svc);
+/* Reserve an address taken by the bootstrap kubernetes Service. */
+void alloc_reserve_ip(struct apiserver *a, const char *ip, const char *owner);
+
+/* --- namespace deletion (namespace.c) --- */
+
+/* Delete everything in a Terminating namespace, then the namespace. */
+void namespace_finalize_start(struct apiserver *a, const char *ns);
+void namespace_jobs_free(struct apiserver *a);
 
 /* --- bootstrap (bootstrap.c) --- */
 

@@ -34,8 +34,23 @@ json_t *object_from_kv(const struct store_kv *kv)
 	return obj;
 }
 
-void object_to_store(json_t *obj, struct buf *out)
+bool object_has_generation(const struct resource *res)
 {
+	static const char *const groups[] = {"apps", "batch", "policy", "networking.k8s.io",
+					     "autoscaling"};
+	const struct sch_kind *k = res->kind;
+
+	if (!*k->group)
+		return streq(k->kind, "ReplicationController");
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+		if (streq(k->group, groups[i]))
+			return true;
+	return false;
+}
+
+void object_to_store(const struct resource *res, json_t *obj, struct buf *out)
+{
+	sch_canonicalize(res->kind->type, obj, true);
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *rv = meta ? json_incref(json_object_get(meta, "resourceVersion")) : NULL;
 	if (rv)

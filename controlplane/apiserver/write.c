@@ -107,7 +107,7 @@ static void create_admitted(struct req *q, json_t *status)
 		return;
 	}
 	struct buf b = {0};
-	object_to_store(obj, &b);
+	object_to_store(q->res, obj, &b);
 	free(q->key);
 	q->key = resource_key(q->res, api_meta_namespace(obj), api_meta_name(obj));
 	int r = store_create(q->a->store, q->key, strlen(q->key), b.data, b.len, 0, create_stored, q);
@@ -126,7 +126,10 @@ static void prepare_create(struct req *q, json_t *obj)
 	api_meta_set_uid(obj, uid);
 	api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u), ts);
 	api_set_str(obj, "metadata.creationTimestamp", ts);
-	api_meta_set_generation(obj, 1);
+	if (object_has_generation(q->res))
+		api_meta_set_generation(obj, 1);
+	else
+		json_object_del(meta, "generation");
 	json_object_del(meta, "resourceVersion");
 	json_object_del(meta, "deletionTimestamp");
 	json_object_del(meta, "deletionGracePeriodSeconds");
@@ -289,7 +292,8 @@ static void carry_over(struct req *q, json_t *obj, const json_t *old)
 			json_object_del(obj, "status");
 	}
 	/* A new generation when the desired state changed. */
-	if (!json_equal(json_object_get(obj, "spec"), json_object_get(old, "spec"))) {
+	if (object_has_generation(q->res) &&
+	    !json_equal(json_object_get(obj, "spec"), json_object_get(old, "spec"))) {
 		int64_t g = 0;
 		api_meta_generation(old, &g);
 		api_meta_set_generation(obj, g + 1);
@@ -367,7 +371,7 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 		r = store_delete(q->a->store, q->key, strlen(q->key), cur_rev, finalized, u);
 	} else {
 		struct buf b = {0};
-		object_to_store(obj, &b);
+		object_to_store(q->res, obj, &b);
 		r = store_update(q->a->store, q->key, strlen(q->key), b.data, b.len, cur_rev, 0,
 				 upd_written, u);
 		buf_free(&b);
@@ -508,14 +512,22 @@ static void del_done(void *ud, int err, int64_t rev, bool ok, const struct store
 	}
 	json_t *obj = TAKE_PTR(d->obj);
 	del_free(d);
+	if (!*q->res->kind->group && streq(q->res->kind->kind, "Service") &&
+	    !api_get(obj, "metadata.deletionTimestamp"))
+		alloc_release_service(q->a, obj);
 	req_respond_object(q, 200, obj);
 }
 
 static void del_marked(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
 {
 	struct del *d = ud;
-	if (!err && ok)
+	struct req *q = d->q;
+	if (!err && ok) {
 		object_set_rv(d->obj, rev);
+		if (!*q->res->kind->group && streq(q->res->kind->kind, "Namespace") &&
+		    json_array_size(api_get_array(d->obj, "spec.finalizers")))
+			namespace_finalize_start(q->a, q->r.name);
+	}
 	/* A marked object is answered like a deleted one, with its new state. */
 	del_done(ud, err, rev, ok, cur);
 }
@@ -563,6 +575,12 @@ static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 	bool has_finalizers = json_array_size(api_meta_finalizers(d->obj)) > 0;
 	bool foreground = policy && streq(policy, "Foreground");
 	bool orphan = policy && streq(policy, "Orphan");
+	bool is_ns = !*q->res->kind->group && streq(q->res->kind->kind, "Namespace");
+	if (is_ns && json_array_size(api_get_array(d->obj, "spec.finalizers"))) {
+		/* A namespace empties first; it goes once its finalizers do. */
+		api_set_str(d->obj, "status.phase", "Terminating");
+		has_finalizers = true;
+	}
 	if (has_finalizers || foreground || orphan) {
 		/* Mark it; whoever owns the finalizers finishes the deletion. */
 		if (foreground)
@@ -576,7 +594,7 @@ static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 			api_set_int(d->obj, "metadata.deletionGracePeriodSeconds", 0);
 		}
 		struct buf b = {0};
-		object_to_store(d->obj, &b);
+		object_to_store(q->res, d->obj, &b);
 		int r = store_update(q->a->store, q->key, strlen(q->key), b.data, b.len, kv->mod_rev, 0,
 				     del_marked, d);
 		buf_free(&b);
