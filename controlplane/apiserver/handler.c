@@ -274,11 +274,21 @@ static void dispatch(struct req *q)
 							"the server could not find the requested resource"));
 		return;
 	}
-	if (r->subresource && !streq(r->subresource, "status")) {
-		/* scale, binding, eviction, log, exec... come with their handlers. */
-		req_respond_status(q, api_status_failure(404, "NotFound",
-							"the server could not find the requested resource"));
-		return;
+	if (r->subresource) {
+		bool served = false;
+		for (const char *const *s = k->subresources; s && *s; s++)
+			served |= streq(*s, r->subresource);
+		if (served && streq(r->subresource, "scale")) {
+			scale_serve(q);
+			return;
+		}
+		if (!served || !streq(r->subresource, "status")) {
+			/* binding, eviction, log, exec... come with their handlers. */
+			req_respond_status(q, api_status_failure(
+						      404, "NotFound",
+						      "the server could not find the requested resource"));
+			return;
+		}
 	}
 	switch (r->verb) {
 	case VERB_GET:

@@ -134,6 +134,10 @@ void rest_patch(struct req *q);
 void rest_delete(struct req *q);
 void rest_deletecollection(struct req *q);
 
+/* --- the scale subresource (scale.c) --- */
+
+void scale_serve(struct req *q);
+
 /* --- watch (watch.c) --- */
 
 int watch_cache_start(struct apiserver *a, struct resource *res);
