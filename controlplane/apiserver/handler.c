@@ -282,6 +282,14 @@ static void dispatch(struct req *q)
 			scale_serve(q);
 			return;
 		}
+		if (served && streq(r->subresource, "binding") && streq(k->kind, "Pod")) {
+			binding_serve(q);
+			return;
+		}
+		if (served && streq(r->subresource, "eviction") && streq(k->kind, "Pod")) {
+			eviction_serve(q);
+			return;
+		}
 		if (!served || !streq(r->subresource, "status")) {
 			/* binding, eviction, log, exec... come with their handlers. */
 			req_respond_status(q, api_status_failure(
@@ -289,6 +297,10 @@ static void dispatch(struct req *q)
 						      "the server could not find the requested resource"));
 			return;
 		}
+	}
+	if (!*k->group && streq(k->kind, "Binding")) {
+		binding_serve(q);
+		return;
 	}
 	switch (r->verb) {
 	case VERB_GET:

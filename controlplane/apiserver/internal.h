@@ -137,6 +137,9 @@ void rest_deletecollection(struct req *q);
 /* --- the scale subresource (scale.c) --- */
 
 void scale_serve(struct req *q);
+/* pods/binding, bindings, pods/eviction (podsub.c) */
+void binding_serve(struct req *q);
+void eviction_serve(struct req *q);
 
 /* --- watch (watch.c) --- */
 

@@ -666,12 +666,20 @@ static int encode_field(struct enc *e, const struct sch_field *f, const json_t *
 static int encode_message(struct enc *e, const struct sch_type *t, const json_t *obj,
 			  struct buf *out)
 {
-	for (unsigned i = 0; i < t->nfields; i++) {
-		int r = encode_field(e, &t->fields[i], obj, out);
+	/* Ascending field numbers, as Kubernetes' own encoder writes them. */
+	uint32_t last = 0;
+	for (;;) {
+		const struct sch_field *next = NULL;
+		for (unsigned i = 0; i < t->nfields; i++)
+			if (t->fields[i].num > last && (!next || t->fields[i].num < next->num))
+				next = &t->fields[i];
+		if (!next)
+			return 0;
+		int r = encode_field(e, next, obj, out);
 		if (r < 0)
 			return r;
+		last = next->num;
 	}
-	return 0;
 }
 
 int pb_encode(const struct sch_type *t, const json_t *obj, struct buf *out, char **errmsg)
