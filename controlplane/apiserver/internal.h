@@ -125,6 +125,8 @@ void object_new_uid(char out[37]);
 /* The request body as an object of the request's kind. Answers and
  * returns -1 when it is not one. */
 int rest_decode_body(struct req *q, json_t **ret);
+/* The field manager of the request (caller frees). */
+char *req_manager(const struct req *q);
 
 void rest_get(struct req *q);
 void rest_list(struct req *q);

@@ -169,12 +169,27 @@ void rest_create(struct req *q)
 	if ((!name || !*name) && api_meta_generate_name(obj) && *api_meta_generate_name(obj))
 		generate_name(obj);
 	prepare_create(q, obj);
+#ifdef HAVE_PATCH
+	_cleanup_free_ char *manager = req_manager(q);
+	patch_record_update(k->type, NULL, obj, manager, NULL, (int64_t)now_real_ns());
+#endif
 	json_t *st = check(q, obj, NULL);
 	if (st) {
 		req_respond_status(q, st);
 		return;
 	}
 	admission_create(q, obj, create_admitted);
+}
+
+/* The field manager: fieldManager, else the client's user agent. */
+char *req_manager(const struct req *q)
+{
+#ifdef HAVE_PATCH
+	return patch_manager_name(q->r.field_manager,
+				  http_request_header(http_exchange_request(q->ex), "user-agent"));
+#else
+	return xstrdup(q->r.field_manager ? q->r.field_manager : "unknown");
+#endif
 }
 
 /* --- update and patch: read, change, write guarded, retry --- */
@@ -192,12 +207,14 @@ struct upd {
 	int64_t expect_rv; /* the client's precondition, 0: none */
 	char *patch_type;
 	json_t *patch;
+	char *manager; /* field manager of the request */
 };
 
 static void upd_read(struct upd *u);
 
 static void upd_free(struct upd *u)
 {
+	free(u->manager);
 	free(u->patch_type);
 	json_decref(u->patch);
 	free(u);
@@ -308,23 +325,34 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 	if (u->patch) {
 #ifdef HAVE_PATCH
 		char *err = NULL;
+		json_t *conflict = NULL;
 		int r;
 		const char *pt = u->patch_type;
 		if (str_has_prefix(pt, "application/json-patch+json"))
 			r = patch_json(cur_obj, u->patch, &obj, &err);
 		else if (str_has_prefix(pt, "application/merge-patch+json"))
 			r = patch_merge(cur_obj, u->patch, &obj, &err);
+		else if (str_has_prefix(pt, "application/apply-patch"))
+			r = patch_apply(q->res->kind->type, cur_obj, u->patch, u->manager,
+					q->r.subresource, q->r.force, (int64_t)now_real_ns(), &obj,
+					&conflict, &err);
 		else
 			r = patch_strategic(q->res->kind->type, cur_obj, u->patch, &obj, &err);
 		if (r < 0) {
 			json_decref(cur_obj);
-			req_respond_status(q, r == -EINVAL ? api_status_bad_request(err ? err : "invalid patch")
-							   : api_status_failure(422, "Invalid", err ? err : "invalid patch"));
+			req_respond_status(q, conflict ? conflict : patch_error_status(r, err));
 			free(err);
 			upd_free(u);
 			return;
 		}
 		free(err);
+		if (!json_is_object(obj)) {
+			json_decref(obj);
+			json_decref(cur_obj);
+			req_respond_status(q, api_status_bad_request("the patch did not produce an object"));
+			upd_free(u);
+			return;
+		}
 #else
 		json_decref(cur_obj);
 		req_respond_status(q, api_status_unsupported_media_type(NULL, 0));
@@ -346,6 +374,11 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 	}
 	carry_over(q, obj, cur_obj);
 	req_set_type(q, obj);
+#ifdef HAVE_PATCH
+	if (!u->patch_type || !str_has_prefix(u->patch_type, "application/apply-patch"))
+		patch_record_update(q->res->kind->type, cur_obj, obj, u->manager, q->r.subresource,
+				    (int64_t)now_real_ns());
+#endif
 	json_t *st = check(q, obj, cur_obj);
 	if (st) {
 		json_decref(obj);
@@ -382,11 +415,17 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 	}
 }
 
+static void apply_create(struct upd *u);
+
 static void upd_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 {
 	struct upd *u = ud;
 	struct req *q = u->q;
 
+	if (!err && !kv && u->patch_type && str_has_prefix(u->patch_type, "application/apply-patch")) {
+		apply_create(u);
+		return;
+	}
 	if (err || !kv) {
 		req_fail_store(q, err ? err : -ENOENT, q->r.name);
 		upd_free(u);
@@ -438,6 +477,7 @@ void rest_update(struct req *q)
 	}
 	struct upd *u = xnew(struct upd, 1);
 	u->q = q;
+	u->manager = req_manager(q);
 	u->expect_rv = object_rv(obj);
 	q->key = resource_key(q->res, q->r.namespace, q->r.name);
 	upd_read(u);
@@ -469,10 +509,58 @@ void rest_patch(struct req *q)
 	}
 	struct upd *u = xnew(struct upd, 1);
 	u->q = q;
+	u->manager = req_manager(q);
 	u->patch = patch;
 	u->patch_type = xstrdup(ctype);
 	q->key = resource_key(q->res, q->r.namespace, q->r.name);
 	upd_read(u);
+}
+
+/* Server-side apply of an object that does not exist: a create. */
+static void apply_create(struct upd *u)
+{
+	struct req *q = u->q;
+	json_t *obj = NULL;
+#ifdef HAVE_PATCH
+	json_t *conflict = NULL;
+	char *err = NULL;
+	int r = patch_apply(q->res->kind->type, NULL, u->patch, u->manager, q->r.subresource,
+			    q->r.force, (int64_t)now_real_ns(), &obj, &conflict, &err);
+	if (r < 0) {
+		req_respond_status(q, conflict ? conflict : patch_error_status(r, err));
+		free(err);
+		upd_free(u);
+		return;
+	}
+	free(err);
+#endif
+	upd_free(u);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		req_respond_status(q, api_status_not_found(q->res->kind->group, q->res->kind->plural,
+							   q->r.name));
+		return;
+	}
+	const char *name = api_meta_name(obj);
+	if (name && !streq(name, q->r.name)) {
+		json_decref(obj);
+		req_respond_status(q, api_status_bad_request(
+					      "the name of the object does not match the name on the URL"));
+		return;
+	}
+	api_meta_set_name(obj, q->r.name);
+	req_set_type(q, obj);
+	if (q->res->kind->namespaced)
+		api_meta_set_namespace(obj, q->r.namespace);
+	json_decref(q->body);
+	q->body = obj;
+	prepare_create(q, obj);
+	json_t *st = check(q, obj, NULL);
+	if (st) {
+		req_respond_status(q, st);
+		return;
+	}
+	admission_create(q, obj, create_admitted);
 }
 
 /* --- delete --- */
