@@ -109,6 +109,15 @@ void req_set_type(const struct req *q, json_t *obj);
 
 /* Parse a stored value and set metadata.resourceVersion from mod_rev. */
 json_t *object_from_kv(const struct store_kv *kv);
+/* The same, as the resource shows it (events.k8s.io Events are stored as
+ * core/v1 ones). */
+json_t *object_read(const struct resource *res, const struct store_kv *kv);
+
+/* --- events.k8s.io/v1 (events.c) --- */
+
+bool events_v1(const struct resource *res);
+void events_to_v1(json_t *obj);
+void events_to_core(json_t *obj);
 /* Serialize for the store: keys in the order Kubernetes writes them,
  * resourceVersion dropped (it is the key's mod revision). */
 void object_to_store(const struct resource *res, json_t *obj, struct buf *out);

@@ -48,8 +48,25 @@ bool object_has_generation(const struct resource *res)
 	return false;
 }
 
+json_t *object_read(const struct resource *res, const struct store_kv *kv)
+{
+	json_t *obj = object_from_kv(kv);
+	if (obj && events_v1(res))
+		events_to_v1(obj);
+	return obj;
+}
+
 void object_to_store(const struct resource *res, json_t *obj, struct buf *out)
 {
+	if (res->storage) {
+		/* Stored as the other resource's kind; obj is left as it came. */
+		json_t *copy = json_deep_copy(obj);
+		events_to_core(copy);
+		object_to_store(res->storage, copy, out);
+		json_decref(copy);
+		sch_canonicalize(res->kind->type, obj, true);
+		return;
+	}
 	sch_canonicalize(res->kind->type, obj, true);
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *rv = meta ? json_incref(json_object_get(meta, "resourceVersion")) : NULL;

@@ -19,6 +19,18 @@ void registry_init(struct apiserver *a)
 		res->prefix = *k->group ? xasprintf("/registry/%s/%s/", k->group, k->plural)
 					: xasprintf("/registry/%s/", k->plural);
 	}
+	/* events.k8s.io Events live with the core ones. */
+	for (size_t i = 0; i < a->nresources; i++) {
+		struct resource *res = &a->resources[i];
+		if (!events_v1(res))
+			continue;
+		const struct resource *core = resource_for_kind(a, "", "Event");
+		if (!core)
+			continue;
+		free(res->prefix);
+		res->prefix = xstrdup(core->prefix);
+		res->storage = core;
+	}
 }
 
 void registry_free(struct apiserver *a)

@@ -108,7 +108,7 @@ static void get_done(void *ud, int err, int64_t rev, const struct store_kv *kv)
 		req_fail_store(q, err, q->r.name);
 		return;
 	}
-	json_t *obj = kv ? object_from_kv(kv) : NULL;
+	json_t *obj = kv ? object_read(q->res, kv) : NULL;
 	if (!obj) {
 		req_fail_store(q, -ENOENT, q->r.name);
 		return;
@@ -193,7 +193,7 @@ static void list_done(void *ud, int err, int64_t rev, const struct store_range_r
 	}
 	json_t *items = json_array();
 	for (size_t i = 0; i < res->n; i++) {
-		json_t *obj = object_from_kv(&res->kvs[i]);
+		json_t *obj = object_read(q->res, &res->kvs[i]);
 		if (!obj)
 			continue;
 		if (!selectors_match(&l->sel, q->res, obj)) {

@@ -223,7 +223,7 @@ static void on_events(void *ud, const struct store_event *evs, size_t n)
 		json_t *old = json_incref(json_object_get(c->objects, key));
 
 		if (e->type == STORE_EVENT_PUT) {
-			ev.obj = object_from_kv(&e->kv);
+			ev.obj = object_read(c->res, &e->kv);
 			if (!ev.obj) {
 				json_decref(old);
 				continue;
@@ -301,7 +301,7 @@ static void listed(void *ud, int err, int64_t rev, const struct store_range_res 
 	json_object_clear(c->objects);
 	ring_clear(c);
 	for (size_t i = 0; i < res->n; i++) {
-		json_t *obj = object_from_kv(&res->kvs[i]);
+		json_t *obj = object_read(c->res, &res->kvs[i]);
 		if (obj)
 			json_object_setn_new(c->objects, res->kvs[i].key, res->kvs[i].key_len, obj);
 	}

@@ -437,7 +437,7 @@ static void upd_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 		upd_free(u);
 		return;
 	}
-	json_t *cur = object_from_kv(kv);
+	json_t *cur = object_read(q->res, kv);
 	if (!cur) {
 		req_respond_status(q, api_status_internal_error("the stored object does not decode"));
 		upd_free(u);
@@ -631,7 +631,7 @@ static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 		return;
 	}
 	json_decref(d->obj);
-	d->obj = object_from_kv(kv);
+	d->obj = object_read(q->res, kv);
 	if (!d->obj) {
 		req_respond_status(q, api_status_internal_error("the stored object does not decode"));
 		del_free(d);
@@ -790,7 +790,7 @@ static void delcoll_listed(void *ud, int err, int64_t rev, const struct store_ra
 	}
 	dc->pending = 1;
 	for (size_t i = 0; i < res->n; i++) {
-		json_t *obj = object_from_kv(&res->kvs[i]);
+		json_t *obj = object_read(q->res, &res->kvs[i]);
 		if (!obj || !selectors_match(&dc->sel, q->res, obj)) {
 			json_decref(obj);
 			continue;
