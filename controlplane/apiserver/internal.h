@@ -197,6 +197,8 @@ void alloc_reserve_ip(struct apiserver *a, const char *ip, const char *owner);
 /* Delete everything in a Terminating namespace, then the namespace. */
 void namespace_finalize_start(struct apiserver *a, const char *ns);
 void namespace_jobs_free(struct apiserver *a);
+/* Give a new namespace its default ServiceAccount. */
+void namespace_created(struct apiserver *a, const char *ns);
 
 /* --- bootstrap (bootstrap.c) --- */
 

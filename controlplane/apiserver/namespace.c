@@ -163,3 +163,31 @@ void namespace_jobs_free(struct apiserver *a)
 	while (a->ns_jobs)
 		job_free(a->ns_jobs);
 }
+
+static void sa_created(void *ud, int err, int64_t rev, bool ok, const struct store_kv *cur)
+{
+}
+
+/* A new namespace gets its "default" ServiceAccount, which pods without
+ * one use. Kubernetes' serviceaccount controller does this; until kelp's
+ * controllers exist, the API server does it at once. */
+void namespace_created(struct apiserver *a, const char *ns)
+{
+	const struct resource *res = resource_for_kind(a, "", "ServiceAccount");
+	char uid[37], ts[API_TIME_LEN];
+
+	if (!res)
+		return;
+	json_t *sa = json_pack("{s:s, s:s, s:{s:s, s:s}}", "kind", "ServiceAccount", "apiVersion", "v1",
+			       "metadata", "name", "default", "namespace", ns);
+	object_new_uid(uid);
+	api_meta_set_uid(sa, uid);
+	api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u), ts);
+	api_set_str(sa, "metadata.creationTimestamp", ts);
+	_cleanup_free_ char *key = resource_key(res, ns, "default");
+	struct buf b = {0};
+	object_to_store(res, sa, &b);
+	store_create(a->store, key, strlen(key), b.data, b.len, 0, sa_created, NULL);
+	buf_free(&b);
+	json_decref(sa);
+}

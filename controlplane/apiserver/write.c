@@ -91,6 +91,8 @@ static void create_stored(void *ud, int err, int64_t rev, bool ok, const struct 
 	}
 	json_t *obj = TAKE_PTR(q->body);
 	object_set_rv(obj, rev);
+	if (!*q->res->kind->group && streq(q->res->kind->kind, "Namespace"))
+		namespace_created(q->a, api_meta_name(obj));
 	req_respond_object(q, 201, obj);
 }
 
