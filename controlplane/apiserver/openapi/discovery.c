@@ -205,8 +205,9 @@ static json_t *resources_of(const char *group, const char *version)
 			char name[256];
 			oa_subresource(k, *s, &sub);
 			snprintf(name, sizeof(name), "%s/%s", k->plural, *s);
-			rvec_push(&rv, resource_json(name, "", k->namespaced, sub.group, sub.version,
-						     sub.kind, str_array(sub.verbs), NULL));
+			rvec_push(&rv, resource_json(name, "", k->namespaced, sub.group,
+						     sub.version, sub.kind, str_array(sub.verbs),
+						     NULL));
 		}
 	}
 	if (rv.n == 0)
@@ -238,6 +239,12 @@ json_t *discovery_resource_list(const char *group, const char *version)
 
 /* ---- aggregated discovery (apidiscovery.k8s.io/v2) ---- */
 
+/* A string member, NULL when absent. */
+static const char *str_of(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
 static json_t *gvk_json(const char *group, const char *version, const char *kind)
 {
 	json_t *o = json_object();
@@ -248,37 +255,36 @@ static json_t *gvk_json(const char *group, const char *version, const char *kind
 	return o;
 }
 
-/* As ConvertGroupVersionIntoToDiscovery turns APIResources into
- * APIResourceDiscovery: subresources folded into their parent. */
-static json_t *resource_discovery(json_t *r, json_t *list)
+/* As ConvertGroupVersionIntoToDiscovery turns an APIResource into an
+ * APISubresourceDiscovery (name "pods/log")... */
+static json_t *subresource_discovery(json_t *r)
 {
-	const char *name = json_string_value(json_object_get(r, "name"));
-	const char *slash = strchr(name, '/');
-	json_t *verbs = json_object_get(r, "verbs");
-	const char *group = json_string_value(json_object_get(r, "group"));
-	const char *version = json_string_value(json_object_get(r, "version"));
-	const char *kind = json_string_value(json_object_get(r, "kind"));
+	json_t *sub = json_object();
 
-	if (slash) {
-		json_t *sub = json_object();
-		json_object_set_new(sub, "subresource", json_string(slash + 1));
-		json_object_set_new(sub, "responseKind", gvk_json(group, version, kind));
-		json_object_set(sub, "verbs", verbs);
-		return sub;
-	}
+	json_object_set_new(sub, "subresource", json_string(strchr(str_of(r, "name"), '/') + 1));
+	json_object_set_new(sub, "responseKind",
+			    gvk_json(str_of(r, "group"), str_of(r, "version"), str_of(r, "kind")));
+	json_object_set(sub, "verbs", json_object_get(r, "verbs"));
+	return sub;
+}
+
+/* ... or into an APIResourceDiscovery (name "pods"). */
+static json_t *resource_discovery(json_t *r)
+{
 	json_t *o = json_object();
 	bool namespaced = json_is_true(json_object_get(r, "namespaced"));
-	json_object_set_new(o, "resource", json_string(name));
-	json_object_set_new(o, "responseKind", gvk_json(group, version, kind));
+
+	json_object_set(o, "resource", json_object_get(r, "name"));
+	json_object_set_new(o, "responseKind",
+			    gvk_json(str_of(r, "group"), str_of(r, "version"), str_of(r, "kind")));
 	json_object_set_new(o, "scope", json_string(namespaced ? "Namespaced" : "Cluster"));
 	json_object_set(o, "singularResource", json_object_get(r, "singularName"));
-	json_object_set(o, "verbs", verbs);
+	json_object_set(o, "verbs", json_object_get(r, "verbs"));
 	if (json_object_get(r, "shortNames"))
 		json_object_set(o, "shortNames", json_object_get(r, "shortNames"));
 	if (json_object_get(r, "categories"))
 		json_object_set(o, "categories", json_object_get(r, "categories"));
-	json_array_append_new(list, o);
-	return NULL;
+	return o;
 }
 
 static json_t *find_parent(json_t *list, const char *name, size_t len)
@@ -301,10 +307,12 @@ static json_t *version_discovery(const char *group, const char *version)
 	size_t i;
 	json_t *r;
 
+	/* subresources folded into their parent, as the installer does */
 	json_array_foreach(resources, i, r)
-		resource_discovery(r, list);
+		if (!strchr(str_of(r, "name"), '/'))
+			json_array_append_new(list, resource_discovery(r));
 	json_array_foreach(resources, i, r) {
-		const char *name = json_string_value(json_object_get(r, "name"));
+		const char *name = str_of(r, "name");
 		const char *slash = strchr(name, '/');
 		if (!slash)
 			continue;
@@ -316,7 +324,7 @@ static json_t *version_discovery(const char *group, const char *version)
 			subs = json_array();
 			json_object_set_new(parent, "subresources", subs);
 		}
-		json_array_append_new(subs, resource_discovery(r, NULL));
+		json_array_append_new(subs, subresource_discovery(r));
 	}
 	json_decref(resources);
 

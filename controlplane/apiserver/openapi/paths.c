@@ -29,30 +29,47 @@ static const struct param {
 	enum ptype type;
 	const char *desc;
 } params[] = {
-	{"allowWatchBookmarks", P_BOOL, "Ask for BOOKMARK events carrying only a resourceVersion; servers may ignore it."},
+	{"allowWatchBookmarks", P_BOOL,
+	 "Ask for BOOKMARK events carrying only a resourceVersion; servers may ignore it."},
 	{"command", P_STRING, "The command to run, one argv element per parameter."},
-	{"container", P_STRING, "The container to use; defaults to the only container when there is one."},
-	{"continue", P_STRING, "The token from metadata.continue of a previous page, to read the next one."},
+	{"container", P_STRING,
+	 "The container to use; defaults to the only container when there is one."},
+	{"continue", P_STRING,
+	 "The token from metadata.continue of a previous page, to read the next one."},
 	{"dryRun", P_STRING, "All: run every stage of the request without persisting anything."},
-	{"fieldManager", P_STRING, "Name of the actor making the change, recorded in managedFields; required for apply."},
-	{"fieldSelector", P_STRING, "Restrict the objects by their fields, such as metadata.name=x; everything by default."},
-	{"fieldValidation", P_STRING, "What to do with unknown or duplicate fields in the body: Ignore, Warn (the default) or Strict (refuse the request)."},
+	{"fieldManager", P_STRING,
+	 "Name of the actor making the change, recorded in managedFields; required for apply."},
+	{"fieldSelector", P_STRING,
+	 "Restrict the objects by their fields, such as metadata.name=x; everything by default."},
+	{"fieldValidation", P_STRING,
+	 "What to do with unknown or duplicate fields in the body: Ignore, Warn (the default) or "
+	 "Strict (refuse the request)."},
 	{"follow", P_BOOL, "Stream the log as it grows."},
 	{"force", P_BOOL, "Take over fields other managers own; only for apply patches."},
-	{"gracePeriodSeconds", P_INT, "Seconds before the object is removed; 0 removes it at once; unset uses the kind's default."},
-	{"ignoreStoreReadErrorWithClusterBreakingPotential", P_BOOL, "Delete an object that can no longer be read from storage, skipping finalizers and preconditions."},
-	{"insecureSkipTLSVerifyBackend", P_BOOL, "Do not verify the serving certificate of the node when reading the log."},
-	{"labelSelector", P_STRING, "Restrict the objects by their labels, such as app=web,tier!=db; everything by default."},
+	{"gracePeriodSeconds", P_INT,
+	 "Seconds before the object is removed; 0 removes it at once; unset uses the kind's "
+	 "default."},
+	{"ignoreStoreReadErrorWithClusterBreakingPotential", P_BOOL,
+	 "Delete an object that can no longer be read from storage, skipping finalizers and "
+	 "preconditions."},
+	{"insecureSkipTLSVerifyBackend", P_BOOL,
+	 "Do not verify the serving certificate of the node when reading the log."},
+	{"labelSelector", P_STRING,
+	 "Restrict the objects by their labels, such as app=web,tier!=db; everything by default."},
 	{"limit", P_INT, "The most objects to return; metadata.continue then points at the rest."},
 	{"limitBytes", P_INT, "Stop the log after this many bytes."},
 	{"orphanDependents", P_BOOL, "Deprecated: use propagationPolicy Orphan."},
 	{"ports", P_INT, "The ports to forward to."},
 	{"pretty", P_STRING, "When true, indent the output."},
 	{"previous", P_BOOL, "Read the log of the previous, terminated container."},
-	{"propagationPolicy", P_STRING, "What happens to dependents: Orphan, Background or Foreground."},
-	{"resourceVersion", P_STRING, "Which version of the data to serve; see resourceVersionMatch. Unset: the most recent."},
-	{"resourceVersionMatch", P_STRING, "How resourceVersion applies to a list: Exact or NotOlderThan."},
-	{"sendInitialEvents", P_BOOL, "With watch: start with ADDED events for the current state, then a bookmark."},
+	{"propagationPolicy", P_STRING,
+	 "What happens to dependents: Orphan, Background or Foreground."},
+	{"resourceVersion", P_STRING,
+	 "Which version of the data to serve; see resourceVersionMatch. Unset: the most recent."},
+	{"resourceVersionMatch", P_STRING,
+	 "How resourceVersion applies to a list: Exact or NotOlderThan."},
+	{"sendInitialEvents", P_BOOL,
+	 "With watch: start with ADDED events for the current state, then a bookmark."},
 	{"sinceSeconds", P_INT, "Only the log lines of the last N seconds."},
 	{"stderr", P_BOOL, "Attach the standard error stream."},
 	{"stdin", P_BOOL, "Attach the standard input stream."},
@@ -62,7 +79,8 @@ static const struct param {
 	{"timeoutSeconds", P_INT, "End a list or watch after this many seconds."},
 	{"timestamps", P_BOOL, "Prefix every log line with an RFC 3339 timestamp."},
 	{"tty", P_BOOL, "Allocate a terminal for the command."},
-	{"watch", P_BOOL, "Stream changes (ADDED, MODIFIED, DELETED) after the list instead of the list."},
+	{"watch", P_BOOL,
+	 "Stream changes (ADDED, MODIFIED, DELETED) after the list instead of the list."},
 };
 
 static const char *const LIST_P[] = {"allowWatchBookmarks", "continue", "fieldSelector",
@@ -270,8 +288,8 @@ static json_t *path_item(struct pctx *c, const char *path, bool name, const char
 	}
 	if (c->k->namespaced && strstr(path, "{namespace}"))
 		json_array_append_new(ps, path_param(c, "namespace",
-						     "object name and auth scope, such as for teams "
-						     "and projects"));
+						     "object name and auth scope, such as for "
+						     "teams and projects"));
 	if (extra)
 		json_array_append_new(ps, path_param(c, extra, "path to the resource"));
 	json_array_append_new(ps, query_param(c, "pretty"));
@@ -406,8 +424,8 @@ static void add_watch(struct pctx *c)
 		if (which == 2 && !k->namespaced)
 			break;
 		if (which < 2 && k->namespaced)
-			snprintf(path, sizeof(path), "%s/watch/namespaces/{namespace}/%s%s", c->prefix,
-				 k->plural, item ? "/{name}" : "");
+			snprintf(path, sizeof(path), "%s/watch/namespaces/{namespace}/%s%s",
+				 c->prefix, k->plural, item ? "/{name}" : "");
 		else
 			snprintf(path, sizeof(path), "%s/watch/%s%s", c->prefix, k->plural,
 				 item ? "/{name}" : "");
@@ -417,9 +435,9 @@ static void add_watch(struct pctx *c)
 			snprintf(id, sizeof(id), "watch%s%s%s%s", c->opgv, c->scope, k->kind,
 				 item ? "" : "List");
 		snprintf(desc, sizeof(desc),
-			 item ? "watch changes to an object of kind %s. deprecated: use the 'watch' "
-				"parameter with a list operation instead, filtered to a single item "
-				"with the 'fieldSelector' parameter."
+			 item ? "watch changes to an object of kind %s. deprecated: use the "
+				"'watch' parameter with a list operation instead, filtered to a "
+				"single item with the 'fieldSelector' parameter."
 			      : "watch individual changes to a list of %s. deprecated: use the "
 				"'watch' parameter with a list operation instead.",
 			 k->kind);

@@ -7,6 +7,7 @@
 #include "apiserver/openapi/internal.h"
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
+#define RAW_EXTENSION "io.k8s.apimachinery.pkg.runtime.RawExtension"
 
 static const char *const D_API_VERSION =
 	"The versioned schema of this object: group/version, as in apps/v1 (just v1 for the "
@@ -67,18 +68,20 @@ static json_t *named_schema(enum oa_flavor fl, const char *short_name)
 	json_t *o = json_object();
 
 	if (streq(short_name, "Time") || streq(short_name, "MicroTime")) {
-		json_object_set_new(o, "description",
-				    json_string(streq(short_name, "Time")
-							? "A point in time, RFC 3339 with seconds, in UTC."
-							: "A point in time, RFC 3339 with microseconds, in UTC."));
+		const char *precision = streq(short_name, "MicroTime") ? "microseconds" : "seconds";
+		char desc[96];
+		snprintf(desc, sizeof(desc), "A point in time, RFC 3339 with %s, in UTC.",
+			 precision);
+		json_object_set_new(o, "description", json_string(desc));
 		json_object_set_new(o, "type", json_string("string"));
 		json_object_set_new(o, "format", json_string("date-time"));
 	} else if (streq(short_name, "Quantity")) {
 		json_object_set_new(o, "description",
 				    json_string("A fixed-point number with an optional suffix: a "
-						"binary one (Ki, Mi, Gi, Ti, Pi, Ei), a decimal one "
-						"(m, k, M, G, T, P, E) or an exponent (1e3). Written "
-						"back in canonical form, such as 500m or 1536Mi."));
+						"binary one (Ki, Mi, Gi, Ti, Pi, Ei), a decimal "
+						"one (m, k, M, G, T, P, E) or an exponent (1e3). "
+						"Written back in canonical form, such as 500m or "
+						"1536Mi."));
 		if (fl == OA_V3) {
 			json_t *one = json_array();
 			json_array_append_new(one, typed("string", NULL));
@@ -112,18 +115,19 @@ static json_t *named_schema(enum oa_flavor fl, const char *short_name)
 		json_object_set_new(o, "type", json_string("object"));
 	} else if (streq(short_name, "Patch")) {
 		json_object_set_new(o, "description",
-				    json_string("A patch body; its media type says how it applies."));
+				    json_string("A patch body; its media type says how it "
+						"applies."));
 		json_object_set_new(o, "type", json_string("object"));
 	} else if (streq(short_name, "WatchEvent")) {
 		json_t *props = json_object(), *obj = json_object(), *type = typed("string", NULL);
 		json_object_set_new(o, "description", json_string("One event of a watch stream."));
 		if (fl == OA_V3) {
 			json_t *all = json_array();
-			json_array_append_new(all, oa_ref(fl, "io.k8s.apimachinery.pkg.runtime.RawExtension"));
+			json_array_append_new(all, oa_ref(fl, RAW_EXTENSION));
 			json_object_set_new(obj, "allOf", all);
 		} else {
 			json_object_set_new(obj, "$ref",
-					    json_string("#/definitions/io.k8s.apimachinery.pkg.runtime.RawExtension"));
+					    json_string("#/definitions/" RAW_EXTENSION));
 		}
 		json_object_set_new(obj, "description",
 				    json_string("The object after the change (ADDED, MODIFIED), as "
@@ -149,7 +153,7 @@ static const char *named_full(const char *short_name)
 	if (streq(short_name, "IntOrString"))
 		return "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 	if (streq(short_name, "RawExtension"))
-		return "io.k8s.apimachinery.pkg.runtime.RawExtension";
+		return RAW_EXTENSION;
 	if (streq(short_name, "Time"))
 		return META "Time";
 	if (streq(short_name, "MicroTime"))

@@ -68,7 +68,8 @@ void table_human_duration(int64_t ns, char *out, size_t cap)
 		if (dy == 0)
 			snprintf(out, cap, "%lldy", (long long)(hours / 24 / 365));
 		else
-			snprintf(out, cap, "%lldy%lldd", (long long)(hours / 24 / 365), (long long)dy);
+			snprintf(out, cap, "%lldy%lldd", (long long)(hours / 24 / 365),
+				 (long long)dy);
 	} else {
 		snprintf(out, cap, "%lldy", (long long)(hours / 24 / 365));
 	}
@@ -262,10 +263,13 @@ static const struct tprinter *find_printer(const struct sch_kind *k)
 		{oa_printers_net, &oa_nprinters_net},
 	};
 
-	for (size_t s = 0; s < ARRAY_SIZE(sets); s++)
-		for (size_t i = 0; i < *sets[s].n; i++)
-			if (streq(sets[s].v[i].group, k->group) && streq(sets[s].v[i].kind, k->kind))
-				return &sets[s].v[i];
+	for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
+		for (size_t i = 0; i < *sets[s].n; i++) {
+			const struct tprinter *p = &sets[s].v[i];
+			if (streq(p->group, k->group) && streq(p->kind, k->kind))
+				return p;
+		}
+	}
 	return NULL;
 }
 

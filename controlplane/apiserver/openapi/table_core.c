@@ -36,7 +36,8 @@ static bool condition_true(const json_t *obj, const char *path, const char *type
 static const struct tcol pod_cols[] = {
 	{"Name", "string", "name", OA_D_NAME, 0},
 	{"Ready", "string", "", "Ready containers out of all the pod's containers.", 0},
-	{"Status", "string", "", "The pod's state as one word: its phase, or the reason a container is not running.", 0},
+	{"Status", "string", "",
+	 "The pod's state as one word: its phase, or the reason a container is not running.", 0},
 	{"Restarts", "string", "", "Container restarts, and how long ago the last one was.", 0},
 	{"Age", "string", "", OA_D_AGE, 0},
 	{"IP", "string", "", "The pod's IP address.", 1},
@@ -90,9 +91,11 @@ static void print_pod(const json_t *pod, struct trow *r)
 	size_t i;
 	json_t *c;
 
-	snprintf(reason, sizeof(reason), "%s", *jstr(pod, "status.reason") ? jstr(pod, "status.reason") : phase);
+	const char *status_reason = jstr(pod, "status.reason");
+	snprintf(reason, sizeof(reason), "%s", *status_reason ? status_reason : phase);
 	json_array_foreach(api_get_array(pod, "status.conditions"), i, c)
-		if (streq(jstr(c, "type"), "PodScheduled") && streq(jstr(c, "reason"), "SchedulingGated"))
+		if (streq(jstr(c, "type"), "PodScheduled") &&
+		    streq(jstr(c, "reason"), "SchedulingGated"))
 			snprintf(reason, sizeof(reason), "SchedulingGated");
 
 	if (streq(phase, "Succeeded") || streq(phase, "Failed")) {
@@ -101,8 +104,9 @@ static void print_pod(const json_t *pod, struct trow *r)
 		json_object_set_new(cond, "type", json_string("Completed"));
 		json_object_set_new(cond, "status", json_string("True"));
 		json_object_set_new(cond, "reason", json_string(phase));
-		json_object_set_new(cond, "message", json_string(ok ? "The pod has completed successfully."
-								   : "The pod failed."));
+		json_object_set_new(cond, "message",
+				    json_string(ok ? "The pod has completed successfully."
+						   : "The pod failed."));
 		r->conditions = json_array();
 		json_array_append_new(r->conditions, cond);
 	}
@@ -144,7 +148,8 @@ static void print_pod(const json_t *pod, struct trow *r)
 			   !streq(wreason, "PodInitializing")) {
 			set_reason(reason, sizeof(reason), "Init:%s", wreason);
 		} else {
-			set_reason(reason, sizeof(reason), "Init:%zu/%zu", i, json_array_size(init_specs));
+			set_reason(reason, sizeof(reason), "Init:%zu/%zu", i,
+				   json_array_size(init_specs));
 		}
 		initializing = true;
 		break;
@@ -180,15 +185,16 @@ static void print_pod(const json_t *pod, struct trow *r)
 			}
 		}
 		/* A pod with a container still running is not Completed. */
-		if (streq(reason, "Completed") && running)
-			snprintf(reason, sizeof(reason), "%s",
-				 condition_true(pod, "status.conditions", "Ready") ? "Running" : "NotReady");
+		if (streq(reason, "Completed") && running) {
+			bool ready_cond = condition_true(pod, "status.conditions", "Ready");
+			snprintf(reason, sizeof(reason), "%s", ready_cond ? "Running" : "NotReady");
+		}
 	}
 
-	if (api_get(pod, "metadata.deletionTimestamp") && streq(jstr(pod, "status.reason"), "NodeLost"))
+	bool deleting = api_get(pod, "metadata.deletionTimestamp") != NULL;
+	if (deleting && streq(status_reason, "NodeLost"))
 		snprintf(reason, sizeof(reason), "Unknown");
-	else if (api_get(pod, "metadata.deletionTimestamp") && !streq(phase, "Succeeded") &&
-		 !streq(phase, "Failed"))
+	else if (deleting && !streq(phase, "Succeeded") && !streq(phase, "Failed"))
 		snprintf(reason, sizeof(reason), "Terminating");
 
 	cell_str(r, api_meta_name(pod));
@@ -303,7 +309,8 @@ static void print_node(const json_t *node, struct trow *r)
 	cell_str(r, jstr(node, "status.nodeInfo.kubeletVersion"));
 	cell_str(r, node_address(node, "InternalIP"));
 	cell_str(r, node_address(node, "ExternalIP"));
-	static const char *const info[] = {"status.nodeInfo.osImage", "status.nodeInfo.kernelVersion",
+	static const char *const info[] = {"status.nodeInfo.osImage",
+					   "status.nodeInfo.kernelVersion",
 					   "status.nodeInfo.containerRuntimeVersion"};
 	for (i = 0; i < ARRAY_SIZE(info); i++)
 		cell_str(r, *jstr(node, info[i]) ? jstr(node, info[i]) : "<unknown>");
@@ -335,7 +342,8 @@ static const struct event_fields core_event = {
 	"source.component", "source.host", "reportingComponent",
 };
 static const struct event_fields new_event = {
-	"deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount", "regarding", "note",
+	"deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount", "regarding",
+	"note",
 	"deprecatedSource.component", "deprecatedSource.host", "reportingController",
 };
 
@@ -513,8 +521,12 @@ static bool has_mode(const json_t *modes, const char *mode)
 
 static void print_pvc(const json_t *o, struct trow *r)
 {
-	static const char *const modes[][2] = {{"ReadWriteOnce", "RWO"}, {"ReadOnlyMany", "ROX"},
-					       {"ReadWriteMany", "RWX"}, {"ReadWriteOncePod", "RWOP"}};
+	static const char *const modes[][2] = {
+		{"ReadWriteOnce", "RWO"},
+		{"ReadOnlyMany", "ROX"},
+		{"ReadWriteMany", "RWX"},
+		{"ReadWriteOncePod", "RWOP"},
+	};
 	const char *volume = jstr(o, "spec.volumeName");
 	struct buf access = {0};
 	_cleanup_free_ char *capacity = NULL;
@@ -537,7 +549,10 @@ static void print_pvc(const json_t *o, struct trow *r)
 	const char *mode = api_get_str(o, "spec.volumeMode");
 
 	cell_str(r, api_meta_name(o));
-	cell_str(r, api_get(o, "metadata.deletionTimestamp") ? "Terminating" : jstr(o, "status.phase"));
+	if (api_get(o, "metadata.deletionTimestamp"))
+		cell_str(r, "Terminating");
+	else
+		cell_str(r, jstr(o, "status.phase"));
 	cell_str(r, volume);
 	cell_str(r, capacity ? capacity : "");
 	cell_str(r, access.data);

@@ -68,9 +68,12 @@ static char *lb_ingress(const json_t *ingress)
 static const struct tcol service_cols[] = {
 	{"Name", "string", "name", OA_D_NAME, 0},
 	{"Type", "string", "", "ClusterIP, NodePort, LoadBalancer or ExternalName.", 0},
-	{"Cluster-IP", "string", "", "The virtual IP the service answers on inside the cluster.", 0},
-	{"External-IP", "string", "", "Addresses the service answers on from outside the cluster.", 0},
-	{"Port(s)", "string", "", "The service's ports, with node ports, as port[:nodePort]/protocol.", 0},
+	{"Cluster-IP", "string", "",
+	 "The virtual IP the service answers on inside the cluster.", 0},
+	{"External-IP", "string", "",
+	 "Addresses the service answers on from outside the cluster.", 0},
+	{"Port(s)", "string", "",
+	 "The service's ports, with node ports, as port[:nodePort]/protocol.", 0},
 	{"Age", "string", "", OA_D_AGE, 0},
 	{"Selector", "string", "", "The labels of the pods that back the service.", 1},
 };
@@ -118,7 +121,8 @@ static void print_service(const json_t *o, struct trow *r)
 			buf_printf(&ports, "%lld:%lld/%s", (long long)jint(p, "port"),
 				   (long long)jint(p, "nodePort"), jstr(p, "protocol"));
 		else
-			buf_printf(&ports, "%lld/%s", (long long)jint(p, "port"), jstr(p, "protocol"));
+			buf_printf(&ports, "%lld/%s", (long long)jint(p, "port"),
+				   jstr(p, "protocol"));
 	}
 	_cleanup_free_ char *ext = service_external_ip(o);
 	_cleanup_free_ char *sel = format_labels(api_get_object(o, "spec.selector"));
@@ -223,7 +227,8 @@ static void print_endpointslice(const json_t *o, struct trow *r)
 	json_array_foreach(api_get_array(o, "endpoints"), i, ep) {
 		json_array_foreach(api_get_array(ep, "addresses"), j, a) {
 			if (addrs.n < addrs.max)
-				more_add(&addrs, "%s", json_is_string(a) ? json_string_value(a) : "");
+				more_add(&addrs, "%s", json_is_string(a) ? json_string_value(a)
+									 : "");
 			else
 				addrs.more = true;
 			addrs.count++;
@@ -297,7 +302,8 @@ static void print_ingressclass(const json_t *o, struct trow *r)
 		cell_printf(r, "%s.%s/%s", jstr(o, "spec.parameters.kind"),
 			    jstr(o, "spec.parameters.apiGroup"), jstr(o, "spec.parameters.name"));
 	} else {
-		cell_printf(r, "%s/%s", jstr(o, "spec.parameters.kind"), jstr(o, "spec.parameters.name"));
+		cell_printf(r, "%s/%s", jstr(o, "spec.parameters.kind"),
+			    jstr(o, "spec.parameters.name"));
 	}
 	cell_age(r, o);
 }
@@ -367,7 +373,8 @@ static const struct tcol binding_cols[] = {
 	{"Age", "string", "", OA_D_AGE, 0},
 	{"Users", "string", "", "The users the binding grants the role to.", 1},
 	{"Groups", "string", "", "The groups the binding grants the role to.", 1},
-	{"ServiceAccounts", "string", "", "The service accounts the binding grants the role to.", 1},
+	{"ServiceAccounts", "string", "",
+	 "The service accounts the binding grants the role to.", 1},
 };
 
 static void print_rolebinding(const json_t *o, struct trow *r)
@@ -414,7 +421,8 @@ static void print_apiservice(const json_t *o, struct trow *r)
 
 	cell_str(r, api_meta_name(o));
 	if (api_get_object(o, "spec.service"))
-		cell_printf(r, "%s/%s", jstr(o, "spec.service.namespace"), jstr(o, "spec.service.name"));
+		cell_printf(r, "%s/%s", jstr(o, "spec.service.namespace"),
+			    jstr(o, "spec.service.name"));
 	else
 		cell_str(r, "Local");
 	json_array_foreach(api_get_array(o, "status.conditions"), i, c) {
@@ -442,7 +450,8 @@ const struct tprinter oa_printers_net[] = {
 	TPRINTER("policy", "PodDisruptionBudget", pdb_cols, print_pdb),
 	TPRINTER("coordination.k8s.io", "Lease", lease_cols, print_lease),
 	TPRINTER("rbac.authorization.k8s.io", "RoleBinding", binding_cols, print_rolebinding),
-	TPRINTER("rbac.authorization.k8s.io", "ClusterRoleBinding", binding_cols, print_rolebinding),
+	TPRINTER("rbac.authorization.k8s.io", "ClusterRoleBinding", binding_cols,
+		 print_rolebinding),
 	TPRINTER("apiregistration.k8s.io", "APIService", apiservice_cols, print_apiservice),
 };
 const size_t oa_nprinters_net = ARRAY_SIZE(oa_printers_net);

@@ -97,7 +97,8 @@ static void print_daemonset(const json_t *o, struct trow *r)
 	cell_int(r, jint(o, "status.numberReady"));
 	cell_int(r, jint(o, "status.updatedNumberScheduled"));
 	cell_int(r, jint(o, "status.numberAvailable"));
-	_cleanup_free_ char *ns = format_labels(api_get_object(o, "spec.template.spec.nodeSelector"));
+	_cleanup_free_ char *ns =
+		format_labels(api_get_object(o, "spec.template.spec.nodeSelector"));
 	cell_str(r, ns);
 	cell_age(r, o);
 	cell_containers(r, api_get_array(o, "spec.template.spec.containers"));
@@ -149,7 +150,8 @@ static void print_job(const json_t *o, struct trow *r)
 	cell_str(r, status);
 
 	if (api_get(o, "spec.completions"))
-		cell_printf(r, "%lld/%lld", (long long)succeeded, (long long)jint(o, "spec.completions"));
+		cell_printf(r, "%lld/%lld", (long long)succeeded,
+			    (long long)jint(o, "spec.completions"));
 	else if (jint(o, "spec.parallelism") > 1)
 		cell_printf(r, "%lld/1 of %lld", (long long)succeeded,
 			    (long long)jint(o, "spec.parallelism"));
@@ -191,7 +193,11 @@ static void print_cronjob(const json_t *o, struct trow *r)
 	cell_str(r, api_meta_name(o));
 	cell_str(r, jstr(o, "spec.schedule"));
 	cell_str(r, tz ? tz : "<none>");
-	cell_str(r, !json_is_boolean(suspend) ? "<unset>" : json_is_true(suspend) ? "True" : "False");
+	/* printBoolPtr */
+	if (!json_is_boolean(suspend))
+		cell_str(r, "<unset>");
+	else
+		cell_str(r, json_is_true(suspend) ? "True" : "False");
 	cell_int(r, (int64_t)jlen(o, "status.active"));
 	if (api_get_str(o, "status.lastScheduleTime"))
 		cell_since(r, api_get_str(o, "status.lastScheduleTime"));
