@@ -5,6 +5,10 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
+#ifdef KELP_HAVE_OPENAPI
+#include "apiserver/openapi/openapi.h"
+#endif
+
 static int parse_cidr(const char *s, uint32_t *ret_base, uint32_t *ret_size)
 {
 	char ip[INET_ADDRSTRLEN];
@@ -97,6 +101,7 @@ int apiserver_new(const struct apiserver_config *cfg, void (*ready)(void *ud, in
 				      (const char *const[]){"verb", "resource"}, 2, NULL, 0,
 				      &a->m_duration);
 	}
+	a->server_address = xasprintf("%s:%u", a->cfg.advertise_address, a->cfg.advertise_port);
 	registry_init(a);
 	bootstrap_start(a);
 	for (size_t i = 0; i < a->nresources; i++)
@@ -114,6 +119,10 @@ struct apiserver *apiserver_free(struct apiserver *a)
 	loop_timer_disarm(a->loop, &a->ready_poll);
 	namespace_jobs_free(a);
 	registry_free(a);
+#ifdef KELP_HAVE_OPENAPI
+	openapi_docs_free(a->openapi);
+#endif
+	free(a->server_address);
 	handler_free_tokens(a);
 	free(a);
 	return NULL;

@@ -232,7 +232,7 @@ static void serve_discovery(struct req *q)
 		if (wants_aggregated(q))
 			respond_plain_json(q, discovery_aggregated(true), aggregated);
 		else
-			respond_plain_json(q, discovery_api_versions(NULL), "application/json");
+			respond_plain_json(q, discovery_api_versions(q->a->server_address), "application/json");
 		return;
 	case PATH_APIS_ROOT:
 		if (wants_aggregated(q))
@@ -551,26 +551,43 @@ void handler_free_tokens(struct apiserver *a)
 
 static void openapi_handler(struct http_exchange *ex, void *ud)
 {
-	_unused_ const char *path = http_exchange_request(ex)->path;
-	json_t *doc = NULL;
-
 #ifdef HAVE_OPENAPI
-	if (streq(path, "/openapi/v3") || streq(path, "/openapi/v3/"))
-		doc = openapi_v3_root();
-	else if (str_has_prefix(path, "/openapi/v3/"))
-		doc = openapi_v3_document(path + strlen("/openapi/v3/"));
-	else if (streq(path, "/openapi/v2"))
-		doc = openapi_v2();
-#endif
-	if (!doc) {
+	struct apiserver *a = ud;
+	const struct http_request *hr = http_exchange_request(ex);
+	const char *path = hr->path, *body = NULL, *hash = NULL;
+	size_t len = 0;
+	int r = -ENOENT;
+
+	if (!a->openapi)
+		a->openapi = openapi_docs_new();
+	if (streq(path, "/openapi/v3") || streq(path, "/openapi/v3/")) {
+		r = openapi_docs_v3(a->openapi, "", &body, &len, &hash);
+	} else if (str_has_prefix(path, "/openapi/v3/")) {
+		r = openapi_docs_v3(a->openapi, path + strlen("/openapi/v3/"), &body, &len, &hash);
+	} else if (streq(path, "/openapi/v2")) {
+		/* kubectl asks for protobuf here and falls back to v3 on a 406. */
+		const char *accept = http_request_header(hr, "accept");
+		if (accept && !strstr(accept, "application/json") && !strstr(accept, "*/*")) {
+			http_respond_text(ex, 406, "only application/json is served here");
+			return;
+		}
+		r = openapi_docs_v2(a->openapi, &body, &len, &hash);
+	}
+	if (r < 0) {
 		http_respond_text(ex, 404, "404 page not found");
 		return;
 	}
-	struct buf b = {0};
-	api_json_dump(doc, &b);
-	http_respond(ex, 200, "application/json", b.data, b.len);
-	buf_free(&b);
-	json_decref(doc);
+	_cleanup_free_ char *etag = xasprintf("\"%s\"", hash);
+	const char *inm = http_request_header(hr, "if-none-match");
+	http_response_header(ex, "ETag", etag);
+	if (inm && streq(inm, etag)) {
+		http_respond(ex, 304, NULL, NULL, 0);
+		return;
+	}
+	http_respond(ex, 200, "application/json", body, len);
+#else
+	http_respond_text(ex, 404, "404 page not found");
+#endif
 }
 
 void apiserver_route(struct apiserver *a, struct http_router *rt)

@@ -16,6 +16,7 @@
 
 struct watch_cache;
 struct req;
+struct openapi_docs;
 
 /* --- resources: one per served kind (registry.c) --- */
 
@@ -70,6 +71,8 @@ struct apiserver {
 	struct metric_family *m_requests, *m_duration, *m_inflight;
 	struct loop_timer ready_poll;
 	struct ns_job *ns_jobs;
+	struct openapi_docs *openapi; /* built on first use */
+	char *server_address;         /* advertised "host:port" */
 };
 
 /* --- one request on its way through (handler.c) --- */

@@ -40,6 +40,7 @@ struct watcher {
 	int64_t rv; /* events up to here were sent */
 	bool bookmarks;
 	bool table;
+	bool sent_columns; /* a Table's column definitions go out once */
 	struct loop_timer timeout, bookmark;
 	struct watcher *prev, *next;
 };
@@ -82,6 +83,9 @@ static void write_object(struct watcher *w, const char *type, const json_t *obj)
 		json_t *t = table_build(w->c->res->kind, (json_t *const *)&obj, 1,
 					api_meta_resource_version(obj), NULL, false);
 		if (t) {
+			if (w->sent_columns)
+				json_object_set_new(t, "columnDefinitions", json_null());
+			w->sent_columns = true;
 			api_json_dump(t, &b);
 			json_decref(t);
 			write_event(w, type, b.data, b.len);
