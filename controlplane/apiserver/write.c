@@ -622,6 +622,27 @@ static void del_marked(void *ud, int err, int64_t rev, bool ok, const struct sto
 	del_done(ud, err, rev, ok, cur);
 }
 
+/* The grace period a pod deletion asks for: the request's, else the
+ * pod's terminationGracePeriodSeconds (30 by default). */
+static int64_t pod_grace(const struct req *q, const json_t *pod)
+{
+	int64_t grace = 30;
+	if (q->r.has_grace_period)
+		return MAX(q->r.grace_period_seconds, 0);
+	if (api_get_int(q->body, "gracePeriodSeconds", &grace) == 0)
+		return MAX(grace, 0);
+	api_get_int(pod, "spec.terminationGracePeriodSeconds", &grace);
+	return MAX(grace, 0);
+}
+
+/* A pod bound to a node, deleted with a grace period and not marked yet,
+ * is only marked: the node's agent stops it and finishes the deletion. */
+static bool pod_graceful(const struct req *q, const json_t *pod)
+{
+	const char *node = api_get_str(pod, "spec.nodeName");
+	return node && *node && pod_grace(q, pod) > 0;
+}
+
 static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 {
 	struct del *d = ud;
@@ -666,6 +687,11 @@ static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 	bool foreground = policy && streq(policy, "Foreground");
 	bool orphan = policy && streq(policy, "Orphan");
 	bool is_ns = !*q->res->kind->group && streq(q->res->kind->kind, "Namespace");
+	bool is_pod = !*q->res->kind->group && streq(q->res->kind->kind, "Pod");
+	if (is_pod && pod_graceful(q, d->obj)) {
+		/* A pod on a node stops first: its agent deletes it for good. */
+		has_finalizers = true;
+	}
 	if (is_ns && json_array_size(api_get_array(d->obj, "spec.finalizers"))) {
 		/* A namespace empties first; it goes once its finalizers do. */
 		api_set_str(d->obj, "status.phase", "Terminating");
@@ -679,9 +705,11 @@ static void del_got(void *ud, int err, int64_t rev, const struct store_kv *kv)
 			api_meta_add_finalizer(d->obj, "orphan");
 		if (!api_get(d->obj, "metadata.deletionTimestamp")) {
 			char ts[API_TIME_LEN];
-			api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u), ts);
+			int64_t grace = is_pod ? pod_grace(q, d->obj) : 0;
+			api_time_format((int64_t)(now_real_ns() / 1000000000u * 1000000000u) +
+						grace * 1000000000, ts);
 			api_set_str(d->obj, "metadata.deletionTimestamp", ts);
-			api_set_int(d->obj, "metadata.deletionGracePeriodSeconds", 0);
+			api_set_int(d->obj, "metadata.deletionGracePeriodSeconds", grace);
 		}
 		struct buf b = {0};
 		object_to_store(q->res, d->obj, &b);
