@@ -349,7 +349,8 @@ static int decode_map_entry(struct dec *d, const struct sch_type *t, const struc
 		      : f->scalar == SCH_INT32 || f->scalar == SCH_INT64 ? json_integer(0)
 		      : f->scalar == SCH_BOOL ? json_false() : json_string("");
 	}
-	json_object_setn_new(map, (const char *)key.p, (size_t)(key.end - key.p), val);
+	if (json_object_setn_new(map, (const char *)key.p, (size_t)(key.end - key.p), val) < 0)
+		return dec_fail(d, "invalid UTF-8 in a map key", t, f);
 	return 0;
 bad:
 	json_decref(val);
@@ -408,6 +409,11 @@ static int decode_message(struct dec *d, const struct sch_type *t, struct rd r, 
 		int e = decode_value(d, t, f, wire, &r, &v);
 		if (e < 0)
 			return e;
+		if (json_is_null(v) && f->container == SCH_ONE) {
+			/* A raw "null" is no value at all, as in the JSON form. */
+			json_decref(v);
+			continue;
+		}
 		if (f->container == SCH_LIST) {
 			json_t *arr = json_object_get(obj, f->name);
 			if (!json_is_array(arr)) {

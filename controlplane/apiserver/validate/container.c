@@ -4,8 +4,6 @@
 
 #include "apiserver/validate/pod.h"
 
-#define CHILD(var, base, name) _cleanup_free_ char *var = vp_child(base, name)
-
 static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
 
 static void check_ports(const json_t *ports, const char *path, struct api_field_errors *e)

@@ -420,6 +420,33 @@ int validate_decode(const struct sch_type *t, const json_t *obj, char **errmsg)
 
 /* ---- pruning ---- */
 
+/* Kubernetes prints some values back in canonical form ("0.5" cpu is "500m", times in
+ * UTC): the replacement for a scalar, or NULL to keep it. */
+static json_t *canonical(const struct sch_field *f, const json_t *v)
+{
+	struct api_quantity q;
+	int64_t ns;
+
+	switch (f->scalar) {
+	case SCH_QUANTITY:
+		if ((json_is_string(v) || json_is_number(v)) && api_quantity_from_json(v, &q, NULL) == 0)
+			return api_quantity_to_json(&q);
+		return NULL;
+	case SCH_TIME:
+		if (json_is_string(v) && json_string_length(v) &&
+		    api_time_from_json(v, &ns, NULL) == 1)
+			return api_time_to_json(ns);
+		return NULL;
+	case SCH_MICROTIME:
+		if (json_is_string(v) && json_string_length(v) &&
+		    api_microtime_from_json(v, &ns, NULL) == 1)
+			return api_microtime_to_json(ns);
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
 static void prune_value(const struct sch_field *f, json_t *v);
 
 static void prune_object(const struct sch_type *t, json_t *obj)
@@ -435,6 +462,14 @@ static void prune_object(const struct sch_type *t, json_t *obj)
 			json_object_del(obj, key);
 			continue;
 		}
+		if (f && f->container == SCH_ONE) {
+			json_t *c = canonical(f, v);
+
+			if (c) {
+				json_object_set_new(obj, key, c);
+				continue;
+			}
+		}
 		if (f)
 			prune_value(f, v);
 	}
@@ -445,15 +480,25 @@ static void prune_value(const struct sch_field *f, json_t *v)
 	if (f->scalar == SCH_RAW)
 		return;
 	if (f->container == SCH_LIST && json_is_array(v)) {
-		for (size_t i = 0; i < json_array_size(v); i++)
-			if (f->scalar == SCH_MESSAGE && f->type && json_is_object(json_array_get(v, i)))
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *c = canonical(f, json_array_get(v, i));
+
+			if (c)
+				json_array_set_new(v, i, c);
+			else if (f->scalar == SCH_MESSAGE && f->type &&
+				 json_is_object(json_array_get(v, i)))
 				prune_object(f->type, json_array_get(v, i));
+		}
 	} else if (f->container == SCH_MAP && json_is_object(v)) {
 		const char *k;
 		json_t *mv;
 
 		json_object_foreach(v, k, mv) {
-			if (json_is_null(mv) && f->scalar == SCH_STRING)
+			json_t *c = canonical(f, mv);
+
+			if (c)
+				json_object_set_new(v, k, c);
+			else if (json_is_null(mv) && f->scalar == SCH_STRING)
 				json_object_set_new(v, k, json_string(""));
 			else if (f->scalar == SCH_MESSAGE && f->type && json_is_object(mv))
 				prune_object(f->type, mv);

@@ -12,6 +12,8 @@
 char *vp_child(const char *base, const char *name);
 char *vp_index(const char *base, size_t i);
 char *vp_key(const char *base, const char *key);
+/* A child path freed at the end of the scope. */
+#define CHILD(var, base, name) _cleanup_free_ char *var = vp_child(base, name)
 
 /* ---- errors (values are copied; a NULL string value is rendered as "") ---- */
 
@@ -34,6 +36,13 @@ void err_too_long(struct api_field_errors *e, const char *path, int max);
 /* Invalid with each message of an api_is_*() check. */
 void err_msgs(struct api_field_errors *e, const char *path, const char *value,
 	      const struct api_msgs *m);
+/* Invalid with a value already rendered the way Go's %#v prints it (maps, slices,
+ * structs), which JSON cannot reproduce. */
+void err_invalid_raw(struct api_field_errors *e, const char *path, const char *raw,
+		     const char *detail);
+/* Go's %#v of a map[string]string (keys sorted; NULL: the nil map) and of a []string. */
+char *go_string_map(const json_t *obj);
+char *go_string_slice(const json_t *arr);
 /* FieldImmutableErrorMsg on the new value. */
 void err_immutable(struct api_field_errors *e, const char *path, const json_t *value);
 
@@ -114,6 +123,8 @@ struct kind_rules {
 	void (*create)(const json_t *obj, struct api_field_errors *e);
 	void (*update)(const json_t *obj, const json_t *old, struct api_field_errors *e);
 	void (*status_update)(const json_t *obj, const json_t *old, struct api_field_errors *e);
+	/* Paths whose schema checks the kind's rules replace (reported elsewhere). */
+	const char *const *schema_skip;
 };
 
 /* The rules for a kind, or NULL (schema checks and metadata only). */
@@ -122,12 +133,19 @@ const struct kind_rules *kind_rules_find(const char *group, const char *kind);
 /* Tables of each family (kinds.c joins them). */
 extern const struct kind_rules core_rules[];
 extern const size_t core_nrules;
+extern const struct kind_rules core_rules_service[];
+extern const size_t core_nrules_service;
 extern const struct kind_rules pod_rules[];
 extern const size_t pod_nrules;
 extern const struct kind_rules apps_rules[];
 extern const size_t apps_nrules;
+extern const struct kind_rules batch_rules[];
+extern const size_t batch_nrules;
 extern const struct kind_rules other_rules[];
 extern const size_t other_nrules;
+
+/* A Job's generated selector and pod labels (batch.c), once it has a uid. */
+void job_generate_selector(json_t *job);
 
 /* Shared by the workload kinds (pod.c). */
 void pod_spec_default(json_t *spec);

@@ -4,8 +4,6 @@
 
 #include "apiserver/validate/pod.h"
 
-#define CHILD(var, base, name) _cleanup_free_ char *var = vp_child(base, name)
-
 /* ---- volumes ---- */
 
 /* Kubernetes' order of volume sources, and the path it names for a second one (two are

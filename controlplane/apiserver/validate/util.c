@@ -104,6 +104,67 @@ void err_immutable(struct api_field_errors *e, const char *path, const json_t *v
 	err_invalid_json(e, path, value, "field is immutable");
 }
 
+void err_invalid_raw(struct api_field_errors *e, const char *path, const char *raw,
+		     const char *detail)
+{
+	_cleanup_free_ char *d = xasprintf("%s: %s", raw, detail);
+
+	/* No value: lib/api then prints "Invalid value: <detail>", the same text. */
+	api_field_errors_add(e, API_FIELD_INVALID, path, NULL, d);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *go_string_map(const json_t *obj)
+{
+	struct buf b = {0};
+	const char **keys;
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	if (!json_is_object(obj))
+		return xstrdup("map[string]string(nil)");
+	keys = xnew(const char *, json_object_size(obj));
+	json_object_foreach((json_t *)obj, k, v)
+		keys[n++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_strp);
+	buf_puts(&b, "map[string]string{");
+	for (size_t i = 0; i < n; i++) {
+		json_t *val = json_object_get(obj, keys[i]);
+
+		if (i)
+			buf_puts(&b, ", ");
+		go_quote_buf(&b, keys[i]);
+		buf_putc(&b, ':');
+		go_quote_buf(&b, json_is_string(val) ? json_string_value(val) : "");
+	}
+	buf_putc(&b, '}');
+	free(keys);
+	return buf_steal(&b);
+}
+
+char *go_string_slice(const json_t *arr)
+{
+	struct buf b = {0};
+
+	if (!json_is_array(arr))
+		return xstrdup("[]string(nil)");
+	buf_puts(&b, "[]string{");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *v = json_array_get(arr, i);
+
+		if (i)
+			buf_puts(&b, ", ");
+		go_quote_buf(&b, json_is_string(v) ? json_string_value(v) : "");
+	}
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}
+
 /* ---- lenient readers ---- */
 
 const char *js_str(const json_t *o, const char *key)

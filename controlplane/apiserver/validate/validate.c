@@ -9,8 +9,10 @@ const struct kind_rules *kind_rules_find(const char *group, const char *kind)
 		const size_t *n;
 	} tables[] = {
 		{core_rules, &core_nrules},
+		{core_rules_service, &core_nrules_service},
 		{pod_rules, &pod_nrules},
 		{apps_rules, &apps_nrules},
+		{batch_rules, &batch_nrules},
 		{other_rules, &other_nrules},
 	};
 
@@ -30,8 +32,11 @@ void validate_default(const struct sch_kind *k, json_t *obj)
 	if (!json_is_object(obj))
 		return;
 	schema_default(k->type, obj);
-	if (r && r->defaults)
+	if (r && r->defaults) {
 		r->defaults(obj);
+		/* What the kind's defaults created gets its schema defaults too. */
+		schema_default(k->type, obj);
+	}
 }
 
 static bool has_status_subresource(const struct sch_kind *k)
@@ -93,17 +98,36 @@ static void path_segment_check(const struct sch_kind *k, const json_t *obj,
 	(void)k;
 }
 
+static size_t parent_len(const char *path)
+{
+	const char *dot = strrchr(path, '.'), *br = strrchr(path, '[');
+	const char *cut = dot > br ? dot : br;
+
+	return cut ? (size_t)(cut - path) : 0;
+}
+
+/* The same finding about a sibling (a union's second member, named in another order). */
+static bool same_finding_nearby(const struct api_field_error *a, const struct api_field_error *b)
+{
+	size_t pa = parent_len(a->field), pb = parent_len(b->field);
+
+	return a->type == b->type && pa == pb && !strncmp(a->field, b->field, pa) &&
+	       streq(a->detail ? a->detail : "", b->detail ? b->detail : "");
+}
+
 /* Errors at a path the kind's rules already reported are theirs to word: the schema's
  * generic checks only fill in where the kind's code is silent. */
 static void append_new_paths(struct api_field_errors *e, size_t start, size_t kind_end,
-			     struct api_field_errors *extra)
+			     struct api_field_errors *extra, const char *const *skip)
 {
 	for (size_t i = 0; i < extra->n; i++) {
 		struct api_field_error *x = &extra->v[i];
 		bool taken = false;
 
+		for (size_t j = 0; skip && skip[j] && !taken; j++)
+			taken = str_has_prefix(x->field, skip[j]);
 		for (size_t j = start; j < kind_end && !taken; j++)
-			taken = streq(e->v[j].field, x->field);
+			taken = streq(e->v[j].field, x->field) || same_finding_nearby(&e->v[j], x);
 		if (taken) {
 			free(x->field);
 			free(x->detail);
@@ -138,7 +162,7 @@ void validate_object(const struct sch_kind *k, const json_t *obj, const json_t *
 	 * subresource: validate_status_update checks it. */
 	schema_check(k->type, obj, old, "", has_status_subresource(k) ? skip_status : skip_meta,
 		     &schema);
-	append_new_paths(errs, start, errs->n, &schema);
+	append_new_paths(errs, start, errs->n, &schema, r ? r->schema_skip : NULL);
 	if (old || errs->n == start)
 		path_segment_check(k, obj, errs);
 	drop_duplicates(errs, start);

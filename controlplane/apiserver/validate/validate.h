@@ -11,7 +11,10 @@
  *                                                Ignore: nothing. Then validate_prune().
  *   validate_default(k, obj)
  *   (admission, the name from generateName, namespace from the URL (cleared for
- *    cluster-scoped kinds), system fields: as kube-apiserver's BeforeCreate/BeforeUpdate)
+ *    cluster-scoped kinds), system fields (uid, creationTimestamp, generation; on update
+ *    the stored resourceVersion for an unconditional update, uid and timestamps kept):
+ *    as kube-apiserver's BeforeCreate/BeforeUpdate)
+ *   validate_prepare_create(k, obj) / validate_prepare_update(k, obj, old)
  *   validate_object(k, obj, old, &errs)          422 api_status_invalid() when errs.n > 0
  *
  * Objects are json_t trees as on the wire. Nothing here keeps state between calls. */
@@ -43,9 +46,20 @@ void validate_unknown_fields(const struct sch_type *t, const json_t *obj, struct
  * reports only the first. */
 int validate_decode(const struct sch_type *t, const json_t *obj, char **errmsg);
 
-/* Drop what decoding into Go types drops: unknown fields (fieldValidation Ignore/Warn)
- * and null values (null map values of strings become ""). */
+/* What decoding into Go types and encoding back does: unknown fields (fieldValidation
+ * Ignore/Warn) and null values are dropped (null map values of strings become ""),
+ * quantities and times are written in canonical form ("0.5" cpu is "500m", times in
+ * UTC). */
 void validate_prune(const struct sch_type *t, json_t *obj);
+
+/* What the kind's strategy does before validation (PrepareForCreate): status reset (a Pod
+ * gets {phase: Pending, qosClass}, a Namespace {phase: Active} and the "kubernetes"
+ * finalizer), a Job's selector and pod labels generated from its uid (set it first). */
+void validate_prepare_create(const struct sch_kind *k, json_t *obj);
+/* PrepareForUpdate: status kept from old where the kind has a status subresource, a
+ * Namespace's spec kept, a Service keeps its allocated clusterIP(s), node ports and
+ * health check port when the client left them out (as kubectl apply does). */
+void validate_prepare_update(const struct sch_kind *k, json_t *obj, const json_t *old);
 
 /* Create (old NULL) and update validation: metadata (validate_object_meta), structural
  * checks from the schema (JSON types, req, enum, fmt, min/max, union types, immutable
