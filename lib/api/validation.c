@@ -1,8 +1,6 @@
-/* Kubernetes' name and label validation, with its exact messages.
- *
- * pkg/util/validation words length errors "must be no more than N characters"; the newer
- * pkg/api/validate/content (behind IsQualifiedName/IsValidLabelValue and label keys'
- * DNS prefixes) says "bytes". Both are kept as Kubernetes has them. */
+/* Kubernetes' name and label validation, with its exact messages as
+ * Kubernetes 1.32 (k8s.io/apimachinery v0.32 pkg/util/validation) words
+ * them: length errors say "must be no more than N characters". */
 #include "api/internal.h"
 
 #define LABEL_KEY_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
@@ -199,7 +197,7 @@ size_t api_is_qualified_name(const char *s, struct api_msgs *msgs)
 		struct buf b = {0};
 		struct api_msgs one = {0};
 
-		add_regex_error(&one, "a valid label key ", LABEL_KEY_ERR, LABEL_KEY_FMT, ex);
+		add_regex_error(&one, "a qualified name ", LABEL_KEY_ERR, LABEL_KEY_FMT, ex);
 		buf_printf(&b, "%s with an optional DNS subdomain prefix and '/' (e.g. "
 			       "'example.com/MyName')", one.v[0]);
 		api_msgs_add(m, b.data);
@@ -213,14 +211,14 @@ size_t api_is_qualified_name(const char *s, struct api_msgs *msgs)
 		if (plen == 0)
 			api_msgs_add(m, "prefix part must be non-empty");
 		else
-			dns1123_subdomain(s, plen, m, "prefix part ", "bytes");
+			dns1123_subdomain(s, plen, m, "prefix part ", "characters");
 		name = slash + 1;
 	}
 	n = strlen(name);
 	if (n == 0)
 		api_msgs_add(m, "name part must be non-empty");
 	else if (n > 63)
-		add_msgf(m, "name part must be no more than %d bytes", 63);
+		add_msgf(m, "name part must be no more than %d characters", 63);
 	if (!match_label_name(name, n))
 		add_regex_error(m, "name part ", LABEL_KEY_ERR, LABEL_KEY_FMT, ex);
 out:
@@ -236,7 +234,7 @@ size_t api_is_valid_label_value(const char *s, struct api_msgs *msgs)
 	size_t before = m->n, n = strlen(s);
 
 	if (n > 63)
-		add_msgf(m, "must be no more than %d bytes", 63);
+		add_msgf(m, "must be no more than %d characters", 63);
 	if (n > 0 && !match_label_name(s, n))
 		add_regex_error(m, "", LABEL_VALUE_ERR, LABEL_VALUE_FMT, ex);
 	n = m->n - before;

@@ -86,9 +86,9 @@ static void test_label_keys_and_values_validate_with_kubernetes_messages(void)
 	check_msgs(api_is_qualified_name, "a/", "name part must be non-empty; " NAME_PART_MSG);
 	check_msgs(api_is_qualified_name, "Example.com/a", "prefix part " DNS_SUBDOMAIN_MSG);
 	check_msgs(api_is_qualified_name, long_prefix, "");
-	check_msgs(api_is_qualified_name, l64, "name part must be no more than 63 bytes");
+	check_msgs(api_is_qualified_name, l64, "name part must be no more than 63 characters");
 	check_msgs(api_is_qualified_name, "a/b/c",
-		   "a valid label key must consist of alphanumeric characters, '-', '_' or '.', "
+		   "a qualified name must consist of alphanumeric characters, '-', '_' or '.', "
 		   "and must start and end with an alphanumeric character (e.g. 'MyName',  or "
 		   "'my.name',  or '123-abc', regex used for validation is "
 		   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain "
@@ -98,7 +98,7 @@ static void test_label_keys_and_values_validate_with_kubernetes_messages(void)
 	check_msgs(api_is_valid_label_value, "my_value.1", "");
 	check_msgs(api_is_valid_label_value, "-a", LABEL_VALUE_MSG);
 	check_msgs(api_is_valid_label_value, "a b", LABEL_VALUE_MSG);
-	check_msgs(api_is_valid_label_value, l64, "must be no more than 63 bytes");
+	check_msgs(api_is_valid_label_value, l64, "must be no more than 63 characters");
 }
 
 /* ---- label selectors ---- */
