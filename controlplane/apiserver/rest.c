@@ -75,6 +75,16 @@ int rest_decode_body(struct req *q, json_t **ret)
 	}
 	req_set_type(q, obj);
 #ifdef HAVE_VALIDATE
+	char *derr = NULL;
+	if (validate_decode(k->type, obj, &derr) < 0) {
+		/* What Go's typed decoding would refuse: a 400, as Kubernetes answers. */
+		_cleanup_free_ char *msg = xasprintf("%s in version \"%s\" cannot be handled as a %s: %s",
+						     k->kind, k->version, k->kind, derr ? derr : "invalid");
+		free(derr);
+		json_decref(obj);
+		req_respond_status(q, api_status_bad_request(msg));
+		return -1;
+	}
 	if (q->r.field_validation && !streq(q->r.field_validation, "Ignore")) {
 		struct api_msgs unknown = {0};
 		validate_unknown_fields(k->type, obj, &unknown);

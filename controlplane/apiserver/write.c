@@ -40,9 +40,12 @@ static json_t *check(struct req *q, json_t *obj, const json_t *old)
 	struct api_field_errors errs = {0};
 
 #ifdef HAVE_VALIDATE
-	if (!old)
-		validate_default(q->res->kind, obj);
-	validate_object(q->res->kind, obj, old, &errs);
+	/* Kubernetes defaults every object it decodes, updates included. */
+	validate_default(q->res->kind, obj);
+	if (old && q->r.subresource && streq(q->r.subresource, "status"))
+		validate_status_update(q->res->kind, obj, old, &errs);
+	else
+		validate_object(q->res->kind, obj, old, &errs);
 #else
 	const char *name = api_meta_name(obj);
 	if (!name || !*name)
@@ -137,8 +140,12 @@ static void prepare_create(struct req *q, json_t *obj)
 	json_object_del(meta, "deletionGracePeriodSeconds");
 	json_object_del(meta, "selfLink");
 	/* The status subresource is the controllers' to write. */
+#ifdef HAVE_VALIDATE
+	validate_prepare_create(q->res->kind, obj);
+#else
 	if (has_subresource(q->res, "status") && !streq(q->res->kind->kind, "Node"))
 		json_object_del(obj, "status");
+#endif
 }
 
 void rest_create(struct req *q)
@@ -376,6 +383,15 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 	}
 	carry_over(q, obj, cur_obj);
 	req_set_type(q, obj);
+#ifdef HAVE_VALIDATE
+	if (!q->r.subresource)
+		validate_prepare_update(q->res->kind, obj, cur_obj);
+#endif
+	if (!q->res->kind->namespaced)
+		json_object_del(json_object_get(obj, "metadata"), "namespace");
+	/* An unconditional update is checked as if it named the stored version. */
+	if (!api_meta_resource_version(obj) || !*api_meta_resource_version(obj))
+		object_set_rv(obj, cur_rev);
 #ifdef HAVE_PATCH
 	if (!u->patch_type || !str_has_prefix(u->patch_type, "application/apply-patch"))
 		patch_record_update(q->res->kind->type, cur_obj, obj, u->manager, q->r.subresource,
