@@ -35,7 +35,7 @@ enum sty_kind {
 	STY_UNKNOWN, /* not in the schema, or RawExtension: any JSON */
 	STY_SCALAR,
 	STY_STRUCT,
-	STY_MAP, /* map[string]T: f is the field */
+	STY_MAP,  /* map[string]T: f is the field */
 	STY_LIST, /* f is the field */
 };
 
@@ -68,9 +68,9 @@ enum rel {
 enum rel sty_rel(struct sty s);
 /* The key fields of a REL_LISTMAP list field (NULL-terminated); n in *ret_n. */
 const char *const *sty_list_keys(const struct sch_field *f, size_t *ret_n);
-/* True when the zero value of a kind's Go struct holds this field even when
- * nobody set it (non-pointer structs, lists without omitempty): create-time
- * ownership does not claim it as a whole. */
+/* True when every Go object of the type holds this field, even when nobody
+ * set it (non-pointer structs, lists without omitempty): ownership never
+ * claims it as a whole. depth 0 is a field of the kind itself. */
 bool sty_always_present(const struct sch_field *f, int depth);
 
 /* ---- Field paths and sets (fieldset.c): sigs.k8s.io/structured-merge-diff's fieldpath --- */
@@ -157,18 +157,16 @@ struct cmp {
 };
 void typed_compare(struct sty s, const json_t *lhs, const json_t *rhs, struct cmp *out);
 void cmp_free(struct cmp *c);
-/* lhs with rhs merged in (rhs wins at the leaves); a new value. */
-json_t *typed_merge(struct sty s, const json_t *lhs, const json_t *rhs);
+/* lhs with rhs merged in (rhs wins at the leaves); a new value in *ret. */
+int typed_merge(struct sty s, const json_t *lhs, const json_t *rhs, json_t **ret, char **errmsg);
 /* v without the paths in set (members remove the whole subtree); a new value. */
 json_t *typed_remove(struct sty s, const json_t *v, const struct fset *set);
-/* The zero object of a kind: the fields a fresh Go struct always carries. */
-json_t *typed_zero(const struct sch_type *t);
 
 /* ---- managedFields (managed.c) ----------------------------------------------------------- */
 
 struct manager {
 	char *name;
-	bool apply;        /* operation Apply (else Update) */
+	bool apply; /* operation Apply (else Update) */
 	char *api_version;
 	char *subresource; /* NULL: none */
 	int64_t time_ns;   /* 0: none */

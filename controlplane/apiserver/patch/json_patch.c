@@ -103,17 +103,21 @@ static int container_add(json_t *c, const char *key, json_t *val, const char *pa
 	}
 	if (!go_atoi(key, &i)) {
 		json_decref(val);
-		return patch_errf(errmsg, -EDOM,
-				  "error in add for path: '%s': value was not a proper array index: "
-				  "'%s': strconv.Atoi: parsing \"%s\": invalid syntax", path, key, key);
+		return patch_errf(
+			errmsg, -EDOM,
+			"error in add for path: '%s': value was not a proper array index: "
+			"'%s': strconv.Atoi: parsing \"%s\": invalid syntax",
+			path, key, key);
 	}
 	if (i < 0 && i >= -(int64_t)(len + 1))
 		i += (int64_t)(len + 1);
 	if (i < 0 || (uint64_t)i > len) {
 		json_decref(val);
-		return patch_errf(errmsg, -EDOM,
-				  "error in add for path: '%s': Unable to access invalid index: %s: "
-				  "invalid index referenced", path, key);
+		return patch_errf(
+			errmsg, -EDOM,
+			"error in add for path: '%s': Unable to access invalid index: %s: "
+			"invalid index referenced",
+			path, key);
 	}
 	json_array_insert_new(c, (size_t)i, val);
 	return 0;
@@ -167,12 +171,14 @@ static int op_add(json_t *root, const json_t *op, char **errmsg)
 	_cleanup_free_ char *key = NULL;
 
 	if (!path)
-		return patch_errf(errmsg, -EDOM, "add operation failed to decode path: missing value");
+		return patch_errf(errmsg, -EDOM,
+				  "add operation failed to decode path: missing value");
 	json_t *c = find_parent(root, path, &key);
 	if (!c)
-		return patch_errf(errmsg, -EDOM,
-				  "add operation does not apply: doc is missing path: \"%s\": missing value",
-				  path);
+		return patch_errf(
+			errmsg, -EDOM,
+			"add operation does not apply: doc is missing path: \"%s\": missing value",
+			path);
 	return container_add(c, key, op_value(op), path, errmsg);
 }
 
@@ -187,11 +193,20 @@ static int op_remove(json_t *root, const json_t *op, char **errmsg)
 	json_t *c = find_parent(root, path, &key);
 	if (!c)
 		return patch_errf(errmsg, -EDOM,
-				  "remove operation does not apply: doc is missing path: \"%s\": missing value",
+				  "remove operation does not apply: doc is missing path: \"%s\": "
+				  "missing value",
 				  path);
-	if (container_remove(c, key) < 0)
-		return patch_errf(errmsg, -EDOM, "error in remove for path: '%s': Unable to remove "
-				  "nonexistent key: %s: missing value", path, key);
+	if (container_remove(c, key) < 0) {
+		if (json_is_array(c))
+			return patch_errf(errmsg, -EDOM,
+					  "error in remove for path: '%s': Unable to "
+					  "access invalid index: %s: invalid index referenced",
+					  path, key);
+		return patch_errf(errmsg, -EDOM,
+				  "error in remove for path: '%s': Unable to remove "
+				  "nonexistent key: %s: missing value",
+				  path, key);
+	}
 	return 0;
 }
 
@@ -202,7 +217,8 @@ static int op_replace(json_t **root, const json_t *op, char **errmsg)
 	json_t *cur;
 
 	if (!path)
-		return patch_errf(errmsg, -EDOM, "replace operation failed to decode path: "
+		return patch_errf(errmsg, -EDOM,
+				  "replace operation failed to decode path: "
 				  "operation missing path field: missing value");
 	if (!*path) {
 		json_t *v = json_object_get(op, "value");
@@ -215,11 +231,15 @@ static int op_replace(json_t **root, const json_t *op, char **errmsg)
 	}
 	json_t *c = find_parent(*root, path, &key);
 	if (!c)
-		return patch_errf(errmsg, -EDOM, "replace operation does not apply: doc is missing "
-				  "path: %s: missing value", path);
+		return patch_errf(errmsg, -EDOM,
+				  "replace operation does not apply: doc is missing "
+				  "path: %s: missing value",
+				  path);
 	if (container_get(c, key, &cur) < 0)
-		return patch_errf(errmsg, -EDOM, "replace operation does not apply: doc is missing "
-				  "key: %s: missing value", path);
+		return patch_errf(errmsg, -EDOM,
+				  "replace operation does not apply: doc is missing "
+				  "key: %s: missing value",
+				  path);
 	/* An object member that is not there is simply set, as v4 does. */
 	if (json_is_object(c)) {
 		json_object_set_new(c, key, op_value(op));
@@ -238,31 +258,41 @@ static int op_move(json_t *root, const json_t *op, char **errmsg)
 	json_t *val;
 
 	if (!from)
-		return patch_errf(errmsg, -EDOM, "move operation failed to decode from: "
+		return patch_errf(errmsg, -EDOM,
+				  "move operation failed to decode from: "
 				  "operation, missing from field: missing value");
 	json_t *c = find_parent(root, from, &fkey);
 	if (!c)
-		return patch_errf(errmsg, -EDOM, "move operation does not apply: doc is missing "
-				  "from path: %s: missing value", from);
+		return patch_errf(errmsg, -EDOM,
+				  "move operation does not apply: doc is missing "
+				  "from path: %s: missing value",
+				  from);
 	if (container_get(c, fkey, &val) < 0)
-		return patch_errf(errmsg, -EDOM, "error in move for path: '%s': Unable to access "
-				  "invalid index: %s: invalid index referenced", fkey, fkey);
+		return patch_errf(errmsg, -EDOM,
+				  "error in move for path: '%s': Unable to access "
+				  "invalid index: %s: invalid index referenced",
+				  fkey, fkey);
 	val = val ? json_incref(val) : json_null();
 	if (container_remove(c, fkey) < 0) {
 		json_decref(val);
-		return patch_errf(errmsg, -EDOM, "error in move for path: '%s': Unable to remove "
-				  "nonexistent key: %s: missing value", fkey, fkey);
+		return patch_errf(errmsg, -EDOM,
+				  "error in move for path: '%s': Unable to remove "
+				  "nonexistent key: %s: missing value",
+				  fkey, fkey);
 	}
 	if (!path) {
 		json_decref(val);
-		return patch_errf(errmsg, -EDOM, "move operation failed to decode path: "
+		return patch_errf(errmsg, -EDOM,
+				  "move operation failed to decode path: "
 				  "operation missing path field: missing value");
 	}
 	c = find_parent(root, path, &key);
 	if (!c) {
 		json_decref(val);
-		return patch_errf(errmsg, -EDOM, "move operation does not apply: doc is missing "
-				  "destination path: %s: missing value", path);
+		return patch_errf(errmsg, -EDOM,
+				  "move operation does not apply: doc is missing "
+				  "destination path: %s: missing value",
+				  path);
 	}
 	return container_add(c, key, val, path, errmsg);
 }
@@ -274,21 +304,29 @@ static int op_copy(json_t *root, const json_t *op, char **errmsg)
 	json_t *val;
 
 	if (!from)
-		return patch_errf(errmsg, -EDOM, "copy operation failed to decode from: "
+		return patch_errf(errmsg, -EDOM,
+				  "copy operation failed to decode from: "
 				  "operation, missing from field: missing value");
 	json_t *c = find_parent(root, from, &fkey);
 	if (!c)
-		return patch_errf(errmsg, -EDOM, "copy operation does not apply: doc is missing "
-				  "from path: %s: missing value", from);
+		return patch_errf(errmsg, -EDOM,
+				  "copy operation does not apply: doc is missing "
+				  "from path: %s: missing value",
+				  from);
 	if (container_get(c, fkey, &val) < 0)
-		return patch_errf(errmsg, -EDOM, "error in copy for from: '%s': Unable to access "
-				  "invalid index: %s: invalid index referenced", from, fkey);
+		return patch_errf(errmsg, -EDOM,
+				  "error in copy for from: '%s': Unable to access "
+				  "invalid index: %s: invalid index referenced",
+				  from, fkey);
 	if (!path)
-		return patch_errf(errmsg, -EDOM, "copy operation failed to decode path: missing value");
+		return patch_errf(errmsg, -EDOM,
+				  "copy operation failed to decode path: missing value");
 	json_t *dst = find_parent(root, path, &key);
 	if (!dst)
-		return patch_errf(errmsg, -EDOM, "copy operation does not apply: doc is missing "
-				  "destination path: %s: missing value", path);
+		return patch_errf(errmsg, -EDOM,
+				  "copy operation does not apply: doc is missing "
+				  "destination path: %s: missing value",
+				  path);
 	/* A member that is not there copies as null, as v4 does. */
 	return container_add(dst, key, val ? json_deep_copy(val) : json_null(), path, errmsg);
 }
@@ -300,7 +338,8 @@ static int op_test(json_t *root, const json_t *op, char **errmsg)
 	json_t *want = json_object_get(op, "value"), *val;
 
 	if (!path)
-		return patch_errf(errmsg, -EDOM, "test operation failed to decode path: "
+		return patch_errf(errmsg, -EDOM,
+				  "test operation failed to decode path: "
 				  "operation missing path field: missing value");
 	if (!*path) {
 		if (want && json_equal(root, want))
@@ -309,11 +348,15 @@ static int op_test(json_t *root, const json_t *op, char **errmsg)
 	}
 	json_t *c = find_parent(root, path, &key);
 	if (!c)
-		return patch_errf(errmsg, -EDOM, "test operation does not apply: is missing path: "
-				  "%s: missing value", path);
+		return patch_errf(errmsg, -EDOM,
+				  "test operation does not apply: is missing path: "
+				  "%s: missing value",
+				  path);
 	if (container_get(c, key, &val) < 0)
-		return patch_errf(errmsg, -EDOM, "error in test for path: '%s': Unable to access "
-				  "invalid index: %s: invalid index referenced", path, key);
+		return patch_errf(errmsg, -EDOM,
+				  "error in test for path: '%s': Unable to access "
+				  "invalid index: %s: invalid index referenced",
+				  path, key);
 	/* null and absent are the same to v4: both are a nil node */
 	bool have = val && !json_is_null(val);
 	bool want_null = want && json_is_null(want);
@@ -337,12 +380,16 @@ int patch_json(const json_t *doc, const json_t *ops, json_t **ret, char **errmsg
 				  go_json_kind(ops));
 	json_array_foreach(ops, i, op) {
 		if (!json_is_object(op) && !json_is_null(op))
-			return patch_errf(errmsg, -EINVAL, "json: cannot unmarshal %s into Go value "
-					  "of type jsonpatch.Operation", go_json_kind(op));
+			return patch_errf(errmsg, -EINVAL,
+					  "json: cannot unmarshal %s into Go value "
+					  "of type jsonpatch.Operation",
+					  go_json_kind(op));
 	}
 	if (json_array_size(ops) > PATCH_JSON_MAX_OPS)
-		return patch_errf(errmsg, -E2BIG, "The allowed maximum operations in a JSON patch "
-				  "is %d, got %zu", PATCH_JSON_MAX_OPS, json_array_size(ops));
+		return patch_errf(errmsg, -E2BIG,
+				  "The allowed maximum operations in a JSON patch "
+				  "is %d, got %zu",
+				  PATCH_JSON_MAX_OPS, json_array_size(ops));
 
 	json_t *root = json_deep_copy(doc);
 	json_array_foreach(ops, i, op) {

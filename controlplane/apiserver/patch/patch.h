@@ -45,8 +45,8 @@ int patch_merge(const json_t *doc, const json_t *patch, json_t **ret, char **err
  * with the directives $patch, $retainKeys, $setElementOrder/<list> and
  * $deleteFromPrimitiveList/<list>. Keys the schema does not know merge as in
  * a merge patch. A null patch changes nothing. */
-int patch_strategic(const struct sch_type *t, const json_t *doc, const json_t *patch,
-		    json_t **ret, char **errmsg);
+int patch_strategic(const struct sch_type *t, const json_t *doc, const json_t *patch, json_t **ret,
+		    char **errmsg);
 
 /* Server-side apply (application/apply-patch+yaml, already decoded) of
  * `applied` by `manager` onto `live` (NULL: the object does not exist yet)

@@ -181,7 +181,8 @@ static int merge_key(json_t *orig, const char *key, json_t *pv, struct sty s, ch
 	if (str_has_prefix(key, DELETE_PREFIX)) {
 		key = directive_key(key, DELETE_PREFIX);
 		if (!key)
-			return patch_errf(errmsg, -EINVAL, "invalid patch format of primitive list");
+			return patch_errf(errmsg, -EINVAL,
+					  "invalid patch format of primitive list");
 		is_delete = true;
 	}
 	if (json_is_null(pv)) {
@@ -213,8 +214,8 @@ static int merge_key(json_t *orig, const char *key, json_t *pv, struct sty s, ch
 		}
 		r = smp_merge_map(json_incref(ov), json_incref(pv), cs, &out, errmsg);
 	} else if (json_is_array(ov)) {
-		r = smp_merge_list(ov, pv, f && f->container == SCH_LIST ? f : NULL, is_delete, &out,
-				   errmsg);
+		r = smp_merge_list(ov, pv, f && f->container == SCH_LIST ? f : NULL, is_delete,
+				   &out, errmsg);
 	} else {
 		out = json_deep_copy(pv);
 		r = 0;
@@ -252,16 +253,18 @@ fail:
 	return r;
 }
 
-int patch_strategic(const struct sch_type *t, const json_t *doc, const json_t *patch,
-		    json_t **ret, char **errmsg)
+int patch_strategic(const struct sch_type *t, const json_t *doc, const json_t *patch, json_t **ret,
+		    char **errmsg)
 {
 	if (json_is_null(patch)) {
 		*ret = json_deep_copy(doc);
 		return 0;
 	}
 	if (!json_is_object(patch))
-		return patch_errf(errmsg, -EINVAL, "json: cannot unmarshal %s into Go value of type "
-				  "map[string]interface {}", go_json_kind(patch));
+		return patch_errf(errmsg, -EINVAL,
+				  "json: cannot unmarshal %s into Go value of type "
+				  "map[string]interface {}",
+				  go_json_kind(patch));
 	if (!json_is_object(doc))
 		return patch_errf(errmsg, -EINVAL, "invalid JSON document");
 	return smp_merge_map(json_deep_copy(doc), json_deep_copy(patch), sty_of_type(t), ret,

@@ -33,8 +33,8 @@ static ssize_t index_in(const json_t *order, const json_t *v, const char *merge_
 
 /* The first object of list whose merge key equals value
  * (findMapInSliceBasedOnKeyValue): 1 found, 0 not, -EPROTO for a non-object. */
-static int find_by_key(const json_t *list, const char *merge_key, const json_t *value,
-		       size_t *ret, char **errmsg)
+static int find_by_key(const json_t *list, const char *merge_key, const json_t *value, size_t *ret,
+		       char **errmsg)
 {
 	size_t i;
 	json_t *x;
@@ -65,7 +65,8 @@ static int element_type(const json_t *a, const json_t *b, json_type *ret, char *
 			json_type xt = json_is_boolean(x) ? JSON_TRUE : json_typeof(x);
 			if (!have) {
 				if (xt == JSON_ARRAY)
-					return patch_errf(errmsg, -EDOM, "lists of lists are not supported");
+					return patch_errf(errmsg, -EDOM,
+							  "lists of lists are not supported");
 				t = xt;
 				have = true;
 			} else if (xt != t) {
@@ -81,8 +82,8 @@ static int element_type(const json_t *a, const json_t *b, json_type *ret, char *
 				else
 					buf_puts(&m, "[]");
 				buf_putc(&m, ']');
-				patch_errf(errmsg, -EPROTO, "list element types are not identical: %s",
-					   m.data);
+				patch_errf(errmsg, -EPROTO,
+					   "list element types are not identical: %s", m.data);
 				buf_free(&m);
 				return -EPROTO;
 			}
@@ -110,8 +111,8 @@ static void dedup_scalars(json_t *list)
 }
 
 /* Split list into the elements present in by and the others. */
-static int partition(const json_t *list, const json_t *by, const char *merge_key,
-		     json_t **ret_in, json_t **ret_out, char **errmsg)
+static int partition(const json_t *list, const json_t *by, const char *merge_key, json_t **ret_in,
+		     json_t **ret_out, char **errmsg)
 {
 	json_t *in = json_array(), *out = json_array(), *x;
 	size_t i, idx;
@@ -185,16 +186,19 @@ static int sort_by(json_t *list, const json_t *order, const char *merge_key, boo
 		const char *d = json_string_value(json_object_get(x, DIRECTIVE));
 		ssize_t at = index_in(order, x, merge_key, maps);
 		v[k].v = json_incref(x);
-		v[k].rank = maps && d && streq(d, "delete") ? SIZE_MAX
-			    : at < 0		     ? SIZE_MAX - 1
-						     : (size_t)at;
+		/* $patch: delete elements last, elements order does not know before them */
+		if (maps && d && streq(d, "delete"))
+			v[k].rank = SIZE_MAX;
+		else
+			v[k].rank = at < 0 ? SIZE_MAX - 1 : (size_t)at;
 		k++;
 	}
 	/* a bottom-up merge sort: stable, as Kubernetes' sort.SliceStable */
 	struct ranked *tmp = xnew(struct ranked, n);
 	for (size_t w = 1; w < n; w *= 2) {
 		for (size_t lo = 0; lo < n; lo += 2 * w) {
-			size_t mid = MIN(lo + w, n), hi = MIN(lo + 2 * w, n), a = lo, b = mid, o = lo;
+			size_t mid = MIN(lo + w, n), hi = MIN(lo + 2 * w, n), a = lo, b = mid,
+			       o = lo;
 			while (a < mid && b < hi)
 				tmp[o++] = cmp_rank(&v[b], &v[a]) < 0 ? v[b++] : v[a++];
 			while (a < mid)
@@ -440,7 +444,8 @@ static int check_order(const json_t *patch, const json_t *order, const char *mer
 							 json_is_object(p) ? o : p);
 				break;
 			}
-			json_t *a = json_object_get(p, merge_key), *b = json_object_get(o, merge_key);
+			json_t *a = json_object_get(p, merge_key),
+			       *b = json_object_get(o, merge_key);
 			if (!a || !b) {
 				r = smp_err_no_merge_key(errmsg, a ? o : p, merge_key);
 				break;
@@ -457,8 +462,10 @@ static int check_order(const json_t *patch, const json_t *order, const char *mer
 		struct buf a = {0}, b = {0};
 		go_v(&a, patch);
 		go_v(&b, order);
-		r = patch_errf(errmsg, -EPROTO, "The order in patch list:\n%s\n doesn't match %s "
-			       "list:\n%s\n", a.data, ORDER_PREFIX, b.data);
+		r = patch_errf(errmsg, -EPROTO,
+			       "The order in patch list:\n%s\n doesn't match %s "
+			       "list:\n%s\n",
+			       a.data, ORDER_PREFIX, b.data);
 		buf_free(&a);
 		buf_free(&b);
 	}
@@ -467,8 +474,8 @@ static int check_order(const json_t *patch, const json_t *order, const char *mer
 }
 
 /* One $setElementOrder/<key> directive. */
-static int element_order(json_t *orig, json_t *patch, const char *dkey, json_t *order,
-			 struct sty s, char **errmsg)
+static int element_order(json_t *orig, json_t *patch, const char *dkey, json_t *order, struct sty s,
+			 char **errmsg)
 {
 	const char *key = dkey + strlen(ORDER_PREFIX);
 	json_t *merged = NULL;
