@@ -178,6 +178,9 @@ void rest_create(struct req *q)
 	if ((!name || !*name) && api_meta_generate_name(obj) && *api_meta_generate_name(obj))
 		generate_name(obj);
 	prepare_create(q, obj);
+#ifdef HAVE_VALIDATE
+	validate_default(k, obj);
+#endif
 #ifdef HAVE_PATCH
 	_cleanup_free_ char *manager = req_manager(q);
 	patch_record_update(k->type, NULL, obj, manager, NULL, (int64_t)now_real_ns());
@@ -392,6 +395,9 @@ static void upd_apply(struct upd *u, json_t *cur_obj, int64_t cur_rev)
 	/* An unconditional update is checked as if it named the stored version. */
 	if (!api_meta_resource_version(obj) || !*api_meta_resource_version(obj))
 		object_set_rv(obj, cur_rev);
+#ifdef HAVE_VALIDATE
+	validate_default(q->res->kind, obj);
+#endif
 #ifdef HAVE_PATCH
 	if (!u->patch_type || !str_has_prefix(u->patch_type, "application/apply-patch"))
 		patch_record_update(q->res->kind->type, cur_obj, obj, u->manager, q->r.subresource,
@@ -519,7 +525,29 @@ void rest_patch(struct req *q)
 	}
 	json_t *patch = NULL;
 	char *err = NULL;
-	if (api_json_parse(hr->body, hr->body_len, 0, &patch, &err) < 0) {
+	bool apply = str_has_prefix(ctype, "application/apply-patch");
+	if (apply && (!q->r.field_manager || !*q->r.field_manager)) {
+		struct api_field_errors errs = {0};
+		api_field_required(&errs, "fieldManager", "is required for apply patch");
+		req_respond_status(q, api_status_invalid("meta.k8s.io", "PatchOptions", "", &errs));
+		api_field_errors_clear(&errs);
+		return;
+	}
+	if (!apply && q->r.force) {
+		struct api_field_errors errs = {0};
+		api_field_forbidden(&errs, "force", "may not be specified for non-apply patch");
+		req_respond_status(q, api_status_invalid("meta.k8s.io", "PatchOptions", "", &errs));
+		api_field_errors_clear(&errs);
+		return;
+	}
+	/* An apply body is YAML (JSON is YAML too, and read as JSON first). */
+	int pr = api_json_parse(hr->body, hr->body_len, 0, &patch, &err);
+	if (pr < 0 && apply) {
+		free(err);
+		err = NULL;
+		pr = api_yaml_parse(hr->body, hr->body_len, &patch, &err);
+	}
+	if (pr < 0) {
 		_cleanup_free_ char *msg = xasprintf("error decoding patch: %s", err ? err : "");
 		free(err);
 		req_respond_status(q, api_status_bad_request(msg));

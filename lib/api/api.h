@@ -138,6 +138,12 @@ int api_json_parse(const void *data, size_t len, unsigned flags, json_t **ret, c
 int api_body_decode(const void *data, size_t len, size_t limit, const char *kind,
 		    unsigned flags, json_t **ret, json_t **ret_status);
 
+/* One YAML document as its JSON value, as Kubernetes converts YAML bodies
+ * (go-yaml v2 scalar resolution: yes/no are booleans, 0755 is octal);
+ * -EBADMSG with a message on invalid YAML or a document that would expand
+ * past a million nodes. An empty document is JSON null. */
+int api_yaml_parse(const void *data, size_t len, json_t **ret, char **errmsg);
+
 /* Compact JSON appended to out, byte for byte as Go's encoding/json writes it: keys in
  * insertion order, <, >, & and U+2028/9 escaped, floats in shortest round-trip form. */
 void api_json_dump(const json_t *v, struct buf *out);

@@ -547,6 +547,40 @@ static void test_reason_for_code(void)
 		   ST("\"status\":\"Failure\",\"message\":\"teapot\",\"code\":418"));
 }
 
+static void test_yaml_bodies_read_as_kubernetes_reads_them(void)
+{
+	static const char doc[] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+				  "  labels: {a: 'yes'}\ndata:\n  k: \"1\"\nrest:\n  - 1\n  - 0x10\n"
+				  "  - 0755\n  - 1.5\n  - yes\n  - off\n  - ~\n  - plain text\n"
+				  "ref: &x {deep: [1, 2]}\ncopy: *x\n";
+	json_t *v = NULL;
+	char *err = NULL;
+	CHECK_INT(api_yaml_parse(doc, strlen(doc), &v, &err), 0);
+	char *s = api_json_dumps(v);
+	CHECK_STREQ(s, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		       "\"labels\":{\"a\":\"yes\"}},\"data\":{\"k\":\"1\"},\"rest\":[1,16,493,1.5,true,"
+		       "false,null,\"plain text\"],\"ref\":{\"deep\":[1,2]},\"copy\":{\"deep\":[1,2]}}");
+	free(s);
+	json_decref(v);
+	CHECK(api_yaml_parse("a: [1, 2", 8, &v, &err) == -EBADMSG);
+	CHECK(err && strstr(err, "error converting YAML to JSON"));
+	free(err);
+	err = NULL;
+	CHECK(api_yaml_parse("a: *nope", 8, &v, &err) == -EBADMSG);
+	free(err);
+	err = NULL;
+	/* A billion laughs stops at the size cap. */
+	static const char laughs[] = "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+				     "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+				     "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+				     "g: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
+	CHECK(api_yaml_parse(laughs, strlen(laughs), &v, &err) == -EBADMSG);
+	free(err);
+	CHECK_INT(api_yaml_parse("", 0, &v, NULL), 0);
+	CHECK(json_is_null(v));
+	json_decref(v);
+}
+
 int main(void)
 {
 	RUN(test_paths_read_nested_values_and_treat_null_as_absent);
@@ -562,5 +596,6 @@ int main(void)
 	RUN(test_status_errors_match_kubernetes_bodies);
 	RUN(test_status_invalid_lists_causes);
 	RUN(test_reason_for_code);
+	RUN(test_yaml_bodies_read_as_kubernetes_reads_them);
 	return tap_done();
 }
