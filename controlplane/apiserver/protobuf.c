@@ -436,7 +436,8 @@ int pb_decode(const struct sch_type *t, const void *data, size_t len, json_t **r
 {
 	struct dec d = {0};
 	json_t *obj = json_object();
-	int e = decode_message(&d, t, (struct rd){data, (const uint8_t *)data + len}, obj);
+	const uint8_t *p = data ? data : (const uint8_t *)"";
+	int e = decode_message(&d, t, (struct rd){p, p + (data ? len : 0)}, obj);
 	if (e < 0) {
 		json_decref(obj);
 		if (errmsg)
