@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "api/api.h"
 #include "base/base.h"
 
 int daemon_log_option(struct daemon *d, const char *name, const char *value)
@@ -96,6 +97,23 @@ int daemon_init(struct daemon *d, const char *component)
 	return r;
 }
 
+/* Requests the HTTP layer refuses (a body over the limit...) are answered
+ * with a Kubernetes Status on API paths, plain text elsewhere. */
+static void http_error(struct http_exchange *ex, int status, const char *msg, void *ud)
+{
+	const char *path = http_exchange_request(ex)->path;
+	if (!str_has_prefix(path, "/api")) {
+		http_respond_text(ex, status, msg);
+		return;
+	}
+	json_t *st = status == 413 ? api_status_request_entity_too_large(3 * 1024 * 1024)
+				   : api_status_failure(status, api_status_reason_for_code(status), msg);
+	char *body = api_json_dumps(st);
+	http_respond(ex, status, "application/json", body, strlen(body));
+	free(body);
+	json_decref(st);
+}
+
 int daemon_listen(struct daemon *d, const char *listen, SSL_CTX *tls)
 {
 	int r = http_server_new(d->loop,
@@ -103,6 +121,7 @@ int daemon_listen(struct daemon *d, const char *listen, SSL_CTX *tls)
 							     .tls = tls,
 							     .handler = counted,
 							     .handler_ud = d,
+							     .error_fn = http_error,
 							     .log = &d->log},
 				&d->server);
 	if (r < 0)

@@ -159,6 +159,14 @@ contains "an unknown field under strict validation" "$(k create -f "$work/unknow
 contains "explain a nested deployment field" "$(k explain deployment.spec.strategy.rollingUpdate.maxSurge 2>&1)" "FIELD: maxSurge"
 contains "explain a pod probe" "$(k explain pod.spec.containers.livenessProbe.httpGet 2>&1)" "FIELD: httpGet"
 
+bad=
+for r in $(k api-resources --no-headers -o name 2>/dev/null); do
+	out=$(k explain "$r.metadata.name" 2>&1) || bad="$bad $r"
+	[[ $out == *"FIELD: name"* ]] || bad="$bad $r"
+done
+expect "explain works on a nested field of every served kind" "${bad:-none}" "none"
+contains "get -o json" "$(kn get secret s1 -o json 2>&1)" '"kind": "Secret"'
+
 # --- delete ---
 contains "delete" "$(kn delete cm c1 2>&1)" 'configmap "c1" deleted'
 contains "delete a namespace and wait for it to go" "$(k delete ns e2e --timeout=30s 2>&1)" 'namespace "e2e" deleted'
