@@ -7,10 +7,10 @@
  * Phases: 64 clients creating ConfigMaps; 64 clients getting them; W
  * watchers on pods while P pods are created at a steady pace, each
  * delivery timed from the create's answer to the event's arrival. */
-#include <math.h>
 #include <stdio.h>
 
 #include "base/base.h"
+#include "common/samples.h"
 #include "http/http.h"
 #include "loop/loop.h"
 #include "pki/pki.h"
@@ -22,37 +22,12 @@ struct bench {
 	struct loop *l;
 	struct http_client *cl;
 	struct http_client *wcl[WATCH_CONNS];
-	double *lat;
-	size_t nlat, cap;
+	struct samples lat;
 	int errors;
 	int inflight;
 	int done;
 	bool record_calls; /* call latencies go to lat (not during the watch phase) */
 };
-
-static void lat_add(struct bench *b, double ms)
-{
-	if (b->nlat == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		b->lat = xrealloc(b->lat, b->cap * sizeof(double));
-	}
-	b->lat[b->nlat++] = ms;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(struct bench *b, double p)
-{
-	if (!b->nlat)
-		return NAN;
-	qsort(b->lat, b->nlat, sizeof(double), cmp_double);
-	size_t i = (size_t)ceil(p * (double)b->nlat) - 1;
-	return b->lat[MIN(i, b->nlat - 1)];
-}
 
 /* --- one request --- */
 
@@ -84,7 +59,7 @@ static void c_done(struct http_call *hc, int err, const struct http_header *t, u
 			fprintf(stderr, "apiserver-bench: request failed: err %d status %d\n", err, c->status);
 	}
 	if (b->record_calls)
-		lat_add(b, (double)(now_mono_ns() - c->t0) / 1e6);
+		samples_add(&b->lat, (double)(now_mono_ns() - c->t0) / 1e6);
 	b->inflight--;
 	b->done++;
 	if (c->done)
@@ -132,7 +107,7 @@ static double closed_loop(struct bench *b, const char *method, int total,
 {
 	int issued = 0;
 	b->done = 0;
-	b->nlat = 0;
+	samples_reset(&b->lat);
 	uint64_t t0 = now_mono_ns();
 	while (b->done < total) {
 		while (b->inflight < CLIENTS && issued < total) {
@@ -205,7 +180,7 @@ static void w_data(struct http_call *hc, const char *p, size_t len, void *ud)
 			int idx = atoi(name + strlen("\"name\":\"pod-"));
 			if (idx >= 0 && idx < ws->pods) {
 				uint64_t ack = ws->ack[idx];
-				lat_add(ws->b, ack && now > ack ? (double)(now - ack) / 1e6 : 0);
+				samples_add(&ws->b->lat, ack && now > ack ? (double)(now - ack) / 1e6 : 0);
 				ws->delivered++;
 			}
 		}
@@ -259,7 +234,7 @@ static double watch_phase(struct bench *b, int nwatch, int npods, int pace, doub
 				 &watch_ops, &w[i], &calls[i]);
 	}
 	run_until(b, &ws.opened, nwatch, 30);
-	b->nlat = 0;
+	samples_reset(&b->lat);
 	b->record_calls = false;
 	/* Pods at a steady pace (a busy cluster's churn, not a flood): every
 	 * watcher sees every pod, so the server sends pace x watchers events
@@ -292,8 +267,8 @@ static double watch_phase(struct bench *b, int nwatch, int npods, int pace, doub
 		if (w[i].alive)
 			http_call_cancel(calls[i]);
 	loop_run_once(b->l, 1000000u);
-	*ret_p50 = pct(b, 0.5);
-	double p99 = pct(b, 0.99);
+	*ret_p50 = samples_pct(&b->lat, 0.5);
+	double p99 = samples_pct(&b->lat, 0.99);
 	free(ws.ack);
 	free(w);
 	free(calls);
@@ -333,10 +308,10 @@ int main(int argc, char **argv)
 	run_until(&b, &b.done, one, 10);
 
 	double create_rate = closed_loop(&b, "POST", creates, make_cm);
-	double create_p50 = pct(&b, 0.5), create_p99 = pct(&b, 0.99);
+	double create_p50 = samples_pct(&b.lat, 0.5), create_p99 = samples_pct(&b.lat, 0.99);
 	get_total = creates;
 	double get_rate = closed_loop(&b, "GET", creates, get_cm);
-	double get_p99 = pct(&b, 0.99);
+	double get_p99 = samples_pct(&b.lat, 0.99);
 	double watch_p50 = 0, watch_p99 = 0;
 	if (nwatch > 0)
 		watch_p99 = watch_phase(&b, nwatch, npods, pace, &watch_p50);
@@ -353,6 +328,6 @@ int main(int argc, char **argv)
 	loop_free(b.l);
 	SSL_CTX_free(tls);
 	pki_kubeconfig_free(kc);
-	free(b.lat);
+	samples_free(&b.lat);
 	return b.errors ? 1 : 0;
 }

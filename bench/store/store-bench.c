@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "base/base.h"
+#include "common/samples.h"
 #include "log/log.h"
 #include "loop/loop.h"
 #include "store/store.h"
@@ -25,33 +26,8 @@ struct bench {
 	char value[VALUE_BYTES];
 	int outstanding;
 	int errors;
-	double *lat;
-	size_t nlat, cap;
+	struct samples lat;
 };
-
-static void lat_add(struct bench *b, double ms)
-{
-	if (b->nlat == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		b->lat = xrealloc(b->lat, b->cap * sizeof(double));
-	}
-	b->lat[b->nlat++] = ms;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double percentile(struct bench *b, double p)
-{
-	if (!b->nlat)
-		return NAN;
-	qsort(b->lat, b->nlat, sizeof(double), cmp_double);
-	size_t i = (size_t)ceil(p * (double)b->nlat) - 1;
-	return b->lat[MIN(i, b->nlat - 1)];
-}
 
 static void run_until(struct bench *b, const int *counter, int target, double max_s)
 {
@@ -74,7 +50,7 @@ static void put_done(void *ud, int err, int64_t rev, bool ok, const struct store
 	struct bench *b = p->b;
 	if (err)
 		b->errors++;
-	lat_add(b, (double)(now_mono_ns() - p->t0) / 1e6);
+	samples_add(&b->lat, (double)(now_mono_ns() - p->t0) / 1e6);
 	b->outstanding--;
 	(*p->done)++;
 	free(p);
@@ -104,7 +80,7 @@ static void run_puts(struct bench *b, const char *prefix, int clients, int total
 	int done = 0, issued = 0;
 	uint64_t t0 = now_mono_ns();
 
-	b->nlat = 0;
+	samples_reset(&b->lat);
 	while (done < total) {
 		while (b->outstanding < clients && issued < total)
 			put_one(b, prefix, issued++, &done);
@@ -114,8 +90,8 @@ static void run_puts(struct bench *b, const char *prefix, int clients, int total
 	}
 	double secs = (double)(now_mono_ns() - t0) / 1e9;
 	*ret_rate = done / secs;
-	*ret_p50 = percentile(b, 0.50);
-	*ret_p99 = percentile(b, 0.99);
+	*ret_p50 = samples_pct(&b->lat, 0.50);
+	*ret_p99 = samples_pct(&b->lat, 0.99);
 }
 
 /* --- range --- */
@@ -188,7 +164,8 @@ static void on_events(void *ud, const struct store_event *ev, size_t n)
 		if (idx < 0 || idx >= WATCH_WRITES)
 			continue;
 		if (wb->ack_ns[idx])
-			lat_add(wb->b, now > wb->ack_ns[idx] ? (double)(now - wb->ack_ns[idx]) / 1e6 : 0);
+			samples_add(&wb->b->lat,
+				    now > wb->ack_ns[idx] ? (double)(now - wb->ack_ns[idx]) / 1e6 : 0);
 		else
 			wb->pending[(size_t)idx * WATCHERS + (size_t)wt->id] = now;
 		wb->delivered++;
@@ -218,7 +195,7 @@ static void wput_done(void *ud, int err, int64_t rev, bool ok, const struct stor
 	/* Events that beat the acknowledgement count as zero latency. */
 	for (int w = 0; w < WATCHERS; w++)
 		if (wb->pending[(size_t)p->idx * WATCHERS + (size_t)w])
-			lat_add(wb->b, 0);
+			samples_add(&wb->b->lat, 0);
 	if (err)
 		wb->b->errors++;
 	(*p->done)++;
@@ -236,7 +213,7 @@ static double watch_latency(struct bench *b, double *ret_p50)
 
 	wb->b = b;
 	wb->pending = xnew(uint64_t, (size_t)WATCHERS * WATCH_WRITES);
-	b->nlat = 0;
+	samples_reset(&b->lat);
 	for (int i = 0; i < WATCHERS; i++) {
 		ws[i] = (struct watcher){.wb = wb, .id = i};
 		if (store_watch(b->s,
@@ -278,8 +255,8 @@ static double watch_latency(struct bench *b, double *ret_p50)
 		if (ws[i].w)
 			store_watch_cancel(ws[i].w);
 	run_until(b, &wb->closed, WATCHERS, 10);
-	*ret_p50 = percentile(b, 0.50);
-	double p99 = percentile(b, 0.99);
+	*ret_p50 = samples_pct(&b->lat, 0.50);
+	double p99 = samples_pct(&b->lat, 0.99);
 	free(wb->pending);
 	free(wb);
 	free(ws);
@@ -343,6 +320,6 @@ int main(int argc, char **argv)
 	       watch_p50, watch_p99, b.errors);
 	store_close(b.s);
 	loop_free(b.l);
-	free(b.lat);
+	samples_free(&b.lat);
 	return b.errors ? 1 : 0;
 }

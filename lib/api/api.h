@@ -70,6 +70,12 @@ int api_del(json_t *obj, const char *path);
 /* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD (as Go encodes it),
  * so text from requests can always go into a response. Never NULL. */
 json_t *api_json_string_lossy(const char *s);
+/* Go's word for a JSON value's type in its messages: object, array, string, number,
+ * bool or null. */
+const char *api_json_type_word(const json_t *v);
+/* Delete the null members of every object in v, recursively (objects inside arrays too;
+ * nulls that are array elements stay). */
+void api_json_drop_nulls(json_t *v);
 
 /* ---- TypeMeta and ObjectMeta ------------------------------------------------------------ */
 

@@ -400,3 +400,44 @@ json_t *api_meta_controller_ref(const json_t *o)
 			return v;
 	return NULL;
 }
+
+const char *api_json_type_word(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "bool";
+	case JSON_NULL:
+		break;
+	}
+	return "null";
+}
+
+void api_json_drop_nulls(json_t *v)
+{
+	const char *key;
+	json_t *x;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach_safe(v, tmp, key, x) {
+			if (json_is_null(x))
+				json_object_del(v, key);
+			else
+				api_json_drop_nulls(x);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			api_json_drop_nulls(x);
+	}
+}

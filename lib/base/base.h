@@ -119,6 +119,17 @@ char *buf_steal(struct buf *b);
 int parse_u64(const char *s, size_t n, uint64_t *ret);
 int parse_i64(const char *s, size_t n, int64_t *ret);
 
+/* The value of one hex digit (either case), or -1. */
+static inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 /* Standard base64 with padding (RFC 4648 section 4), as Go's encoding/json
  * writes []byte. Decoding is strict: NULL on anything else. */
 char *base64_encode(const void *p, size_t n);

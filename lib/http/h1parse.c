@@ -272,16 +272,6 @@ int h1_parse_response(char *buf, size_t len, struct h1_head *h, const char **err
 	return (int)(p - buf);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 enum {
 	CH_SIZE = 0, /* hex digits */
 	CH_EXT,      /* chunk extension, skipped to LF */
@@ -302,7 +292,7 @@ ssize_t h1_chunked_decode(struct h1_chunked *d, const char *in, size_t len, stru
 		char c = in[i];
 		switch (d->state) {
 		case CH_SIZE: {
-			int v = hexval(c);
+			int v = hex_digit(c);
 			if (v >= 0) {
 				if (d->digits++ >= 15) {
 					*err = "chunk size too large";

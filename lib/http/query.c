@@ -1,17 +1,6 @@
 /* Percent-decoding and query strings (application/x-www-form-urlencoded). */
 #include "http/internal.h"
 
-static int hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *http_unescape(const char *s, size_t n, bool form)
 {
 	char *out = xmalloc(n + 1), *o = out;
@@ -19,8 +8,8 @@ char *http_unescape(const char *s, size_t n, bool form)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi = i + 1 < n ? hexdig(s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexdig(s[i + 2]) : -1;
+			int hi = i + 1 < n ? hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
 			/* A decoded NUL would cut the C string short. */
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				free(out);

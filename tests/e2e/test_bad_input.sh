@@ -7,20 +7,12 @@ set -uo pipefail
 kelp=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-work=$(mktemp -d /tmp/kelp-e2e-bad.XXXXXX)
-pid=
-cleanup() {
-	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$kelp" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-	[[ -s $work/data/kubeconfig ]] && break
-	sleep 0.05
-done
+source "$here/../lib/kelp_server.sh" bad
+if ! kelp_server_start; then
+	notok "kelp server comes up and writes its kubeconfig" "$(cat "$work/server.log")"
+	tap_done
+	exit 0
+fi
 kc() { kubectl --kubeconfig "$work/data/kubeconfig" config view --raw -o jsonpath="$1"; }
 server=$(kc '{.clusters[0].cluster.server}')
 kc '{.users[0].user.client-certificate-data}' | base64 -d >"$work/cert.pem"

@@ -6,24 +6,8 @@ set -uo pipefail
 kelp=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-work=$(mktemp -d /tmp/kelp-e2e-kubectl.XXXXXX)
-pid=
-watch_pid=
-cleanup() {
-	[[ -n $watch_pid ]] && kill "$watch_pid" 2>/dev/null
-	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$kelp" server --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-	[[ -s $work/data/kubeconfig ]] && break
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [[ ! -s $work/data/kubeconfig ]]; then
+source "$here/../lib/kelp_server.sh" kubectl
+if ! kelp_server_start; then
 	notok "kelp server comes up and writes its kubeconfig" "$(cat "$work/server.log")"
 	tap_done
 	exit 0
@@ -126,6 +110,7 @@ expect "scale is stored" "$(kn get deploy web -o jsonpath='{.spec.replicas}' 2>&
 
 # --- watch ---
 kn get cm -w --output-watch-events >"$work/watch.out" 2>&1 &
+bg_pids+=("$!")
 watch_pid=$!
 sleep 1
 kn create configmap w1 --from-literal=a=1 >/dev/null 2>&1
@@ -133,7 +118,6 @@ kn patch cm w1 --type merge -p '{"data":{"a":"2"}}' >/dev/null 2>&1
 kn delete cm w1 >/dev/null 2>&1
 sleep 1
 kill "$watch_pid" 2>/dev/null
-watch_pid=
 w=$(cat "$work/watch.out")
 matches "get -w sees ADDED" "$w" "^ADDED +w1 +1 "
 matches "get -w sees MODIFIED" "$w" "^MODIFIED +w1 +1 "

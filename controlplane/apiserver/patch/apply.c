@@ -478,26 +478,6 @@ static void update_last_applied(json_t *obj, const json_t *config)
 	json_decref(copy);
 }
 
-static void drop_nulls(json_t *v)
-{
-	const char *key;
-	json_t *x;
-	void *tmp;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, key, x) {
-			if (json_is_null(x))
-				json_object_del(v, key);
-			else
-				drop_nulls(x);
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			drop_nulls(x);
-	}
-}
-
 /* "apps/v1, Kind=Deployment" for an object, "/, Kind=" when unreadable. */
 static void gvk_string(const json_t *obj, struct buf *b)
 {
@@ -522,7 +502,7 @@ static int check_applied(struct ctx *c, const json_t *applied, char **errmsg)
 		return patch_errf(errmsg, -EINVAL,
 				  "error decoding YAML: json: cannot unmarshal %s "
 				  "into Go value of type map[string]interface {}",
-				  go_json_kind(applied));
+				  api_json_type_word(applied));
 	if (!av || !kind || !streq(av, c->api_version) || !streq(kind, c->t->name)) {
 		struct buf b = {0};
 		gvk_string(applied, &b);
@@ -620,7 +600,7 @@ int patch_apply(const struct sch_type *t, const json_t *live, const json_t *appl
 	}
 	if (r < 0)
 		goto done;
-	drop_nulls(out);
+	api_json_drop_nulls(out);
 	set_managed(out, &m);
 	if (streq(manager, "kubectl") && api_meta_annotation(out, LAST_APPLIED) &&
 	    *api_meta_annotation(out, LAST_APPLIED))

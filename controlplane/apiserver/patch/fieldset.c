@@ -552,7 +552,7 @@ static int from_json(const json_t *j, struct fset *s, bool *ret_member, char **e
 
 	if (!json_is_object(j))
 		return patch_errf(errmsg, -EINVAL, "ReadMapCB: expect { or n, but found %s",
-				  go_json_kind(j));
+				  api_json_type_word(j));
 	*ret_member = false;
 	json_object_foreach((json_t *)j, key, x) {
 		struct pe pe;

@@ -27,7 +27,6 @@ void go_q(struct buf *b, const char *s);
 /* reflect.TypeOf(v).String() of a decoded value; "%!s(<nil>)" for null. */
 const char *go_type(const json_t *v);
 /* The JSON kind json.Unmarshal names in a type error ("object", "number", ...). */
-const char *go_json_kind(const json_t *v);
 
 /* ---- The schema type of one JSON value (sty.c) ------------------------------------------ */
 
@@ -66,6 +65,9 @@ enum rel {
 };
 
 enum rel sty_rel(struct sty s);
+/* sty_rel, except that values a and b (either may be absent) that do not fit their schema
+ * type make a leaf. */
+enum rel sty_value_rel(struct sty s, const json_t *a, const json_t *b);
 /* The key fields of a REL_LISTMAP list field (NULL-terminated); n in *ret_n. */
 const char *const *sty_list_keys(const struct sch_field *f, size_t *ret_n);
 /* True when every Go object of the type holds this field, even when nobody
@@ -212,6 +214,5 @@ int smp_element_order(json_t *orig, json_t *patch, struct sty s, char **errmsg);
  * is one. */
 json_t *smp_remove_directives(json_t *v);
 /* Drop null members of objects, recursively. */
-void smp_discard_nulls(json_t *v);
 int smp_err_no_merge_key(char **errmsg, const json_t *m, const char *key);
 int smp_err_bad_arg_type(char **errmsg, const char *expected, const json_t *actual);

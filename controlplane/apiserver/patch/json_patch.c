@@ -377,13 +377,13 @@ int patch_json(const json_t *doc, const json_t *ops, json_t **ret, char **errmsg
 	if (!json_is_array(ops))
 		return patch_errf(errmsg, -EINVAL,
 				  "json: cannot unmarshal %s into Go value of type jsonpatch.Patch",
-				  go_json_kind(ops));
+				  api_json_type_word(ops));
 	json_array_foreach(ops, i, op) {
 		if (!json_is_object(op) && !json_is_null(op))
 			return patch_errf(errmsg, -EINVAL,
 					  "json: cannot unmarshal %s into Go value "
 					  "of type jsonpatch.Operation",
-					  go_json_kind(op));
+					  api_json_type_word(op));
 	}
 	if (json_array_size(ops) > PATCH_JSON_MAX_OPS)
 		return patch_errf(errmsg, -E2BIG,

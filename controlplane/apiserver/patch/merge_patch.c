@@ -3,27 +3,6 @@
  * inside a value that replaces are pruned from objects (not from arrays). */
 #include "apiserver/patch/internal.h"
 
-/* Drop null members of objects, recursively (also in objects inside arrays). */
-static void prune_nulls(json_t *v)
-{
-	const char *key;
-	json_t *x;
-	void *tmp;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, key, x) {
-			if (json_is_null(x))
-				json_object_del(v, key);
-			else
-				prune_nulls(x);
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			prune_nulls(x);
-	}
-}
-
 /* The value that takes key's place when doc holds cur there. */
 static json_t *merge_value(json_t *cur, const json_t *patch);
 
@@ -38,7 +17,7 @@ static void merge_into(json_t *doc, const json_t *patch)
 			json_object_del(doc, key);
 		} else if (!cur || json_is_null(cur)) {
 			json_t *v = json_deep_copy(pv);
-			prune_nulls(v);
+			api_json_drop_nulls(v);
 			json_object_set_new(doc, key, v);
 		} else {
 			json_object_set_new(doc, key, merge_value(json_incref(cur), pv));
@@ -53,7 +32,7 @@ static json_t *merge_value(json_t *cur, const json_t *patch)
 	if (!json_is_object(cur)) {
 		json_decref(cur);
 		v = json_deep_copy(patch);
-		prune_nulls(v);
+		api_json_drop_nulls(v);
 		return v;
 	}
 	if (!json_is_object(patch)) {
@@ -69,7 +48,7 @@ int patch_merge(const json_t *doc, const json_t *patch, json_t **ret, char **err
 {
 	if (json_is_array(patch)) {
 		json_t *v = json_deep_copy(patch);
-		prune_nulls(v);
+		api_json_drop_nulls(v);
 		*ret = v;
 		return 0;
 	}
@@ -77,7 +56,7 @@ int patch_merge(const json_t *doc, const json_t *patch, json_t **ret, char **err
 		return patch_errf(errmsg, -EINVAL, "Invalid JSON Patch");
 	if (!json_is_object(doc)) {
 		json_t *v = json_deep_copy(patch);
-		prune_nulls(v);
+		api_json_drop_nulls(v);
 		*ret = v;
 		return 0;
 	}

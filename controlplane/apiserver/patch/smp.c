@@ -29,26 +29,6 @@ int smp_err_bad_arg_type(char **errmsg, const char *expected, const json_t *actu
 			  go_type(actual));
 }
 
-void smp_discard_nulls(json_t *v)
-{
-	const char *key;
-	json_t *x;
-	void *tmp;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach_safe(v, tmp, key, x) {
-			if (json_is_null(x))
-				json_object_del(v, key);
-			else
-				smp_discard_nulls(x);
-		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			smp_discard_nulls(x);
-	}
-}
-
 json_t *smp_remove_directives(json_t *v)
 {
 	const char *key;
@@ -194,7 +174,7 @@ static int merge_key(json_t *orig, const char *key, json_t *pv, struct sty s, ch
 		if (is_delete)
 			return 0;
 		json_t *v = json_deep_copy(pv);
-		smp_discard_nulls(v);
+		api_json_drop_nulls(v);
 		v = smp_remove_directives(v);
 		if (v)
 			json_object_set_new(orig, key, v);
@@ -264,7 +244,7 @@ int patch_strategic(const struct sch_type *t, const json_t *doc, const json_t *p
 		return patch_errf(errmsg, -EINVAL,
 				  "json: cannot unmarshal %s into Go value of type "
 				  "map[string]interface {}",
-				  go_json_kind(patch));
+				  api_json_type_word(patch));
 	if (!json_is_object(doc))
 		return patch_errf(errmsg, -EINVAL, "invalid JSON document");
 	return smp_merge_map(json_deep_copy(doc), json_deep_copy(patch), sty_of_type(t), ret,

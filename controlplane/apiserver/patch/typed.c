@@ -5,8 +5,7 @@
  * do not fit their schema type are treated as atomic leaves. */
 #include "apiserver/patch/internal.h"
 
-/* The relationship of the values a and b (either may be absent) at s. */
-static enum rel value_rel(struct sty s, const json_t *a, const json_t *b)
+enum rel sty_value_rel(struct sty s, const json_t *a, const json_t *b)
 {
 	enum rel r = sty_rel(s);
 	const json_t *vals[] = {a, b};
@@ -161,7 +160,7 @@ static void fieldset_walk(struct sty s, const json_t *v, struct fpath *p, struct
 	json_t *x;
 	size_t i;
 
-	switch (value_rel(s, v, NULL)) {
+	switch (sty_value_rel(s, v, NULL)) {
 	case REL_LEAF:
 		insert_path(out, p);
 		return;
@@ -237,7 +236,7 @@ static void validate_walk(struct sty s, const json_t *v, struct fpath *p, struct
 	json_t *x;
 	size_t i;
 
-	switch (value_rel(s, v, NULL)) {
+	switch (sty_value_rel(s, v, NULL)) {
 	case REL_LEAF:
 		return;
 	case REL_STRUCT:
@@ -416,7 +415,7 @@ static void compare_walk(struct sty s, const json_t *l, const json_t *r, struct 
 	json_t *x;
 	bool leaf = false;
 
-	switch (value_rel(s, l, r)) {
+	switch (sty_value_rel(s, l, r)) {
 	case REL_LEAF:
 		leaf = true;
 		break;

@@ -3,23 +3,6 @@
  * over the schema. */
 #include "apiserver/patch/internal.h"
 
-static enum rel rel_of(struct sty s, const json_t *a, const json_t *b)
-{
-	enum rel r = sty_rel(s);
-	const json_t *vals[] = {a, b};
-
-	for (size_t i = 0; i < 2; i++) {
-		const json_t *v = vals[i];
-		if (!v || json_is_null(v))
-			continue;
-		if ((r == REL_STRUCT || r == REL_MAP) && !json_is_object(v))
-			return REL_LEAF;
-		if ((r == REL_SET || r == REL_LISTMAP) && !json_is_array(v))
-			return REL_LEAF;
-	}
-	return r;
-}
-
 /* ---- Merge --------------------------------------------------------------------------------- */
 
 /* One distinct key of a list: the item (JSON null when the live list holds
@@ -169,7 +152,7 @@ static int merge_walk(struct sty s, const json_t *l, const json_t *r, json_t **r
 	const char *key;
 	json_t *x;
 
-	switch (rel_of(s, l, r)) {
+	switch (sty_value_rel(s, l, r)) {
 	case REL_LEAF:
 		break;
 	case REL_STRUCT:
@@ -239,7 +222,7 @@ static json_t *remove_walk(struct sty s, const json_t *v, const struct fset *set
 	json_t *x, *out;
 	size_t i;
 
-	switch (rel_of(s, v, NULL)) {
+	switch (sty_value_rel(s, v, NULL)) {
 	case REL_LEAF:
 		break;
 	case REL_STRUCT:

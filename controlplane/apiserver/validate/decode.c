@@ -137,24 +137,6 @@ static void go_type(struct buf *b, const struct sch_field *f, bool elem)
 		buf_puts(b, scalars[f->scalar]);
 }
 
-static const char *json_word(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_ARRAY:
-		return "array";
-	default:
-		return "object";
-	}
-}
-
 static void type_error(struct decode_state *d, const struct sch_type *t, const struct sch_field *f,
 		       const json_t *v, bool elem, bool with_number)
 {
@@ -162,7 +144,7 @@ static void type_error(struct decode_state *d, const struct sch_type *t, const s
 
 	if (d->saved)
 		return;
-	buf_printf(&b, "json: cannot unmarshal %s", json_word(v));
+	buf_printf(&b, "json: cannot unmarshal %s", api_json_type_word(v));
 	if (with_number) {
 		buf_putc(&b, ' ');
 		api_json_dump(v, &b);
@@ -310,7 +292,7 @@ static void decode_scalar(struct decode_state *d, const struct sch_type *t, cons
 	case SCH_MICROTIME:
 		if (!json_is_string(v)) {
 			_cleanup_free_ char *m = xasprintf("json: cannot unmarshal %s into Go value of "
-							   "type string", json_word(v));
+							   "type string", api_json_type_word(v));
 			fatal_error(d, m);
 		} else if (json_string_length(v) > 0) {
 			int r = f->scalar == SCH_TIME ? api_time_parse(json_string_value(v), &ns, &msg)
@@ -322,7 +304,7 @@ static void decode_scalar(struct decode_state *d, const struct sch_type *t, cons
 	case SCH_DURATION:
 		if (!json_is_string(v)) {
 			_cleanup_free_ char *m = xasprintf("json: cannot unmarshal %s into Go value of "
-							   "type string", json_word(v));
+							   "type string", api_json_type_word(v));
 			fatal_error(d, m);
 		} else if (!go_duration_valid(json_string_value(v))) {
 			struct buf b = {0};
@@ -340,7 +322,7 @@ static void decode_scalar(struct decode_state *d, const struct sch_type *t, cons
 			break;
 		{
 			struct buf b = {0};
-			buf_printf(&b, "json: cannot unmarshal %s", json_word(v));
+			buf_printf(&b, "json: cannot unmarshal %s", api_json_type_word(v));
 			if (json_is_number(v)) {
 				buf_putc(&b, ' ');
 				api_json_dump(v, &b);

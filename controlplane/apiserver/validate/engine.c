@@ -2,25 +2,6 @@
  * update) and the def= defaults. */
 #include "apiserver/validate/internal.h"
 
-/* Go's word for a JSON value's type. */
-static const char *json_word(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_ARRAY:
-		return "array";
-	default:
-		return "object";
-	}
-}
-
 /* ---- structural checks ---- */
 
 static bool type_ok(const struct sch_field *f, const json_t *v, bool elem)
@@ -154,7 +135,7 @@ static void check_element(const struct sch_field *f, const json_t *v, const json
 			  const char *path, struct api_field_errors *e)
 {
 	if (!type_ok(f, v, true)) {
-		api_field_errors_add(e, API_FIELD_TYPE_INVALID, path, json_string(json_word(v)),
+		api_field_errors_add(e, API_FIELD_TYPE_INVALID, path, json_string(api_json_type_word(v)),
 				     schema_type_word(f, true));
 		return;
 	}
@@ -188,7 +169,7 @@ static void check_one(const struct sch_type *t, const struct sch_field *f, const
 	(void)t;
 	if (!type_ok(f, v, elem)) {
 		_cleanup_free_ char *d = xasprintf("must be of type %s", schema_type_word(f, elem));
-		api_field_errors_add(e, API_FIELD_TYPE_INVALID, path, json_string(json_word(v)), d);
+		api_field_errors_add(e, API_FIELD_TYPE_INVALID, path, json_string(api_json_type_word(v)), d);
 		return;
 	}
 	if (f->container == SCH_LIST) {

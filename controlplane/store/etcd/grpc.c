@@ -114,17 +114,6 @@ void grpc_timeout_format(uint64_t ms, char out[16])
 		snprintf(out, 16, "%" PRIu64 "H", MIN(ms / 3600000, (uint64_t)99999999));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* grpc-message is percent-encoded; a malformed escape stays as it is. */
 static char *percent_decode(const char *s)
 {
@@ -133,8 +122,8 @@ static char *percent_decode(const char *s)
 
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hex_digit(s[i + 2])) >= 0) {
 			out[k++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
