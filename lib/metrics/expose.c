@@ -122,9 +122,61 @@ static void put_header(struct buf *out, const struct metric_family *f)
 	buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
 }
 
+/* What a collector family's fn gives for one scrape: children of its own. */
+struct metrics_collection {
+	struct metric_family *family;
+	struct metric **children;
+	unsigned n, cap;
+};
+
+void metrics_collect(struct metrics_collection *c, const char *const *values, double v)
+{
+	struct metric *m = xnew(struct metric, 1);
+	unsigned nl = c->family->nlabels;
+
+	m->family = c->family;
+	m->values = xnew(char *, nl ? nl : 1);
+	for (unsigned i = 0; i < nl; i++)
+		m->values[i] = xstrdup(values[i] ? values[i] : "");
+	atomic_store(&m->bits, double_to_bits(v));
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->children = xrealloc(c->children, c->cap * sizeof(*c->children));
+	}
+	c->children[c->n++] = m;
+}
+
+static void put_collected(struct buf *out, struct metric_family *f)
+{
+	struct metrics_collection c = {.family = f};
+	char num[40];
+
+	f->collect(&c, f->userdata);
+	if (c.n)
+		put_header(out, f);
+	qsort(c.children, c.n, sizeof(*c.children), child_cmp);
+	for (unsigned i = 0; i < c.n; i++) {
+		struct metric *m = c.children[i];
+		metrics_format_double(num, sizeof(num), bits_to_double(atomic_load(&m->bits)));
+		buf_puts(out, f->name);
+		put_labels(out, m, NULL);
+		buf_printf(out, " %s\n", num);
+		for (unsigned k = 0; k < f->nlabels; k++)
+			free(m->values[k]);
+		free(m->values);
+		free(m);
+	}
+	free(c.children);
+}
+
 static void put_family(struct buf *out, struct metric_family *f)
 {
 	char num[40];
+
+	if (f->collect) {
+		put_collected(out, f);
+		return;
+	}
 
 	if (f->fn) {
 		metrics_format_double(num, sizeof(num), f->fn(f->userdata));

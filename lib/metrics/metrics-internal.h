@@ -24,6 +24,7 @@ struct metric_family {
 	double *bounds;
 	unsigned nbounds;
 	metrics_func_t fn; /* set for a func family, which has no children */
+	metrics_collect_fn collect; /* set for a collector family: children made per scrape */
 	void *userdata;
 
 	pthread_mutex_t lock; /* guards the children array and its index */

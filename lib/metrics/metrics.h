@@ -65,6 +65,21 @@ int metrics_counter_func_new(struct metrics_registry *r, const char *name, const
 int metrics_gauge_func_new(struct metrics_registry *r, const char *name, const char *help,
 			   metrics_func_t fn, void *userdata);
 
+/* A family with labels whose samples fn produces at each scrape, for values
+ * kept elsewhere (a BPF map's counters): fn calls metrics_collect() once per
+ * child. Children may come and go between scrapes. fn runs with the registry
+ * locked: it must not register metrics. */
+struct metrics_collection;
+typedef void (*metrics_collect_fn)(struct metrics_collection *c, void *userdata);
+int metrics_counter_collector_new(struct metrics_registry *r, const char *name, const char *help,
+				  const char *const *labels, unsigned nlabels,
+				  metrics_collect_fn fn, void *userdata);
+int metrics_gauge_collector_new(struct metrics_registry *r, const char *name, const char *help,
+				const char *const *labels, unsigned nlabels,
+				metrics_collect_fn fn, void *userdata);
+/* One sample of a collector family: as many label values as it has labels. */
+void metrics_collect(struct metrics_collection *c, const char *const *values, double v);
+
 /* process_cpu_seconds_total, process_resident_memory_bytes,
  * process_virtual_memory_bytes, process_open_fds, process_max_fds and
  * process_start_time_seconds, read from /proc at each scrape. */

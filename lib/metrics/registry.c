@@ -246,6 +246,41 @@ static int func_new(struct metrics_registry *r, const char *name, const char *he
 	return err;
 }
 
+static int collector_new(struct metrics_registry *r, const char *name, const char *help,
+			 enum metric_type type, const char *const *labels, unsigned nlabels,
+			 metrics_collect_fn fn, void *userdata)
+{
+	struct metric_family *f;
+	int err;
+
+	if (!r || !fn || !name_valid(name, true))
+		return -EINVAL;
+	err = labels_valid(labels, nlabels, false);
+	if (err < 0)
+		return err;
+	f = family_alloc(name, help, type, labels, nlabels);
+	f->collect = fn;
+	f->userdata = userdata;
+	err = registry_add(r, f);
+	if (err < 0)
+		family_free(f);
+	return err;
+}
+
+int metrics_counter_collector_new(struct metrics_registry *r, const char *name, const char *help,
+				  const char *const *labels, unsigned nlabels,
+				  metrics_collect_fn fn, void *userdata)
+{
+	return collector_new(r, name, help, METRIC_COUNTER, labels, nlabels, fn, userdata);
+}
+
+int metrics_gauge_collector_new(struct metrics_registry *r, const char *name, const char *help,
+				const char *const *labels, unsigned nlabels,
+				metrics_collect_fn fn, void *userdata)
+{
+	return collector_new(r, name, help, METRIC_GAUGE, labels, nlabels, fn, userdata);
+}
+
 int metrics_counter_func_new(struct metrics_registry *r, const char *name, const char *help,
 			     metrics_func_t fn, void *userdata)
 {

@@ -124,7 +124,7 @@ static void test_bad_names_are_rejected(void)
 	CHECK_INT(metrics_gauge_new(r, "ok", "h", (const char *const[]){"__x"}, 1, &f), -EINVAL);
 	CHECK_INT(metrics_gauge_new(r, "ok", "h", (const char *const[]){"9x"}, 1, &f), -EINVAL);
 	CHECK_INT(metrics_gauge_new(r, "ok", "h", (const char *const[]){"a", "a"}, 2, &f), -EINVAL);
-	CHECK_INT(metrics_histogram_new(r, "ok", "h", (const char *const[]){"le"}, 1, NULL, 0, &f),
+	CHECK_INT(metrics_histogram_new(r, "ok", "h", (const char *const[]){"__x"}, 1, NULL, 0, &f),
 		  -EINVAL);
 	CHECK_INT(metrics_histogram_new(r, "ok", "h", NULL, 0, (const double[]){1, 1}, 2, &f),
 		  -EINVAL);
@@ -311,6 +311,45 @@ static double metric_line(const char *text, const char *name)
 	return p ? strtod(p + strlen(key), NULL) : NAN;
 }
 
+struct flows {
+	unsigned n;
+};
+
+static void collect_flows(struct metrics_collection *c, void *ud)
+{
+	const struct flows *f = ud;
+	char svc[16];
+	/* Out of order on purpose: the exposition sorts children. */
+	for (unsigned i = f->n; i > 0; i--) {
+		snprintf(svc, sizeof(svc), "s%u", i);
+		metrics_collect(c, (const char *const[]){svc, "tcp"}, i * 10.0);
+	}
+}
+
+static void test_collector_families_are_made_at_each_scrape(void)
+{
+	_cleanup_(metrics_registry_freep) struct metrics_registry *r = metrics_registry_new();
+	struct flows f = {.n = 2};
+
+	CHECK_INT(metrics_counter_collector_new(r, "flows_total", "Flows.",
+						(const char *const[]){"service", "proto"}, 2,
+						collect_flows, &f), 0);
+	CHECK_INT(metrics_counter_collector_new(r, "flows_total", "Flows.", NULL, 0, collect_flows,
+						&f), -EEXIST);
+	CHECK_INT(metrics_gauge_collector_new(r, "bad", "x", (const char *const[]){"__x"}, 1,
+					      collect_flows, &f), -EINVAL);
+	_cleanup_free_ char *text = expose(r);
+	CHECK_STREQ(text, "# HELP flows_total Flows.\n# TYPE flows_total counter\n"
+			  "flows_total{service=\"s1\",proto=\"tcp\"} 10\n"
+			  "flows_total{service=\"s2\",proto=\"tcp\"} 20\n");
+	f.n = 1;
+	_cleanup_free_ char *fewer = expose(r);
+	CHECK(!strstr(fewer, "s2"));
+	f.n = 0;
+	_cleanup_free_ char *none = expose(r);
+	CHECK_STREQ(none, "");
+}
+
 static void test_func_and_process_metrics_are_read_at_scrape(void)
 {
 	_cleanup_(metrics_registry_freep) struct metrics_registry *r = metrics_registry_new();
@@ -404,6 +443,7 @@ int main(void)
 	RUN(test_float_formatting_reads_back_exactly);
 	RUN(test_concurrent_updates_give_exact_totals);
 	RUN(test_func_and_process_metrics_are_read_at_scrape);
+	RUN(test_collector_families_are_made_at_each_scrape);
 	RUN(test_promtool_accepts_full_exposition);
 	return tap_done();
 }
