@@ -223,6 +223,24 @@ void loop_defer(struct loop *l, struct loop_task *t)
 	l->deferred_tail = t;
 }
 
+void loop_defer_cancel(struct loop *l, struct loop_task *t)
+{
+	struct loop_task *prev = NULL;
+
+	for (struct loop_task *x = l->deferred; x; prev = x, x = x->next) {
+		if (x != t)
+			continue;
+		if (prev)
+			prev->next = t->next;
+		else
+			l->deferred = t->next;
+		if (l->deferred_tail == t)
+			l->deferred_tail = prev;
+		t->next = NULL;
+		return;
+	}
+}
+
 static void run_deferred(struct loop *l)
 {
 	/* Tasks deferred while running these run in this pass too. */

@@ -84,6 +84,9 @@ void loop_post(struct loop *l, struct loop_task *t);
  * completions and timers, before the loop submits and waits again. Used to
  * coalesce work (e.g. one send per connection per iteration). */
 void loop_defer(struct loop *l, struct loop_task *t);
+/* Take a deferred task back before it runs (its owner is going away);
+ * nothing when it is not queued. */
+void loop_defer_cancel(struct loop *l, struct loop_task *t);
 
 /* Socket ops. A multishot recv is re-armed by the loop when the kernel
  * ends it for want of buffers, so its fn sees more == false only on EOF

@@ -114,6 +114,28 @@ static void test_posts_from_other_threads_all_run_on_the_loop(void)
 	loop_free(l);
 }
 
+static void test_deferred_tasks_run_once_unless_taken_back(void)
+{
+	struct loop *l = new_loop();
+	int ran = 0;
+	struct counted_task t[3];
+
+	for (int i = 0; i < 3; i++) {
+		t[i] = (struct counted_task){.t.fn = counted_run, .ran = &ran};
+		loop_defer(l, &t[i].t);
+	}
+	loop_defer_cancel(l, &t[2].t); /* the tail */
+	loop_defer_cancel(l, &t[0].t); /* the head */
+	loop_defer_cancel(l, &t[0].t); /* no longer queued: nothing */
+	loop_run_once(l, 0);
+	CHECK_INT(ran, 1);
+	/* The list is whole after taking out both ends: a new task runs too. */
+	loop_defer(l, &t[2].t);
+	loop_run_once(l, 0);
+	CHECK_INT(ran, 2);
+	loop_free(l);
+}
+
 struct recv_ctx {
 	struct loop_op op;
 	struct buf got;
@@ -318,6 +340,7 @@ int main(void)
 {
 	RUN(test_timers_fire_in_deadline_order_and_disarm);
 	RUN(test_posts_from_other_threads_all_run_on_the_loop);
+	RUN(test_deferred_tasks_run_once_unless_taken_back);
 	RUN(test_multishot_recv_survives_running_out_of_buffers);
 	RUN(test_multishot_accept_takes_every_connection);
 	RUN(test_pidfd_poll_reports_child_exit);
