@@ -152,8 +152,9 @@ static void put_collected(struct buf *out, struct metric_family *f)
 	char num[40];
 
 	f->collect(&c, f->userdata);
-	if (c.n)
-		put_header(out, f);
+	if (!c.n)
+		return;
+	put_header(out, f);
 	qsort(c.children, c.n, sizeof(*c.children), child_cmp);
 	for (unsigned i = 0; i < c.n; i++) {
 		struct metric *m = c.children[i];
