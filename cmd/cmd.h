@@ -6,6 +6,7 @@ struct serve_opts;
 
 int cmd_up(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 
 /* Shared by up and server: 0 to go on, 1 when --help was printed,
  * negative on a bad option (already reported). */

@@ -1,5 +1,6 @@
 #include "daemon.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -23,6 +24,36 @@ int daemon_log_option(struct daemon *d, const char *name, const char *value)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int daemon_parse(struct daemon *d, int argc, char **argv, const char *role,
+		 const struct option *longopts,
+		 int (*option)(void *ctx, const char *name, const char *value), void *ctx,
+		 const char *help)
+{
+	int c, idx;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			return 1;
+		}
+		if (c != 0) {
+			fputs(help, stderr);
+			return -EINVAL;
+		}
+		int r = daemon_log_option(d, longopts[idx].name, optarg);
+		if (r == -ENOENT)
+			r = option(ctx, longopts[idx].name, optarg);
+		if (r < 0)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kelp %s: unexpected argument \"%s\"\n", role, argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void health(struct http_exchange *ex, void *ud)

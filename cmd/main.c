@@ -14,6 +14,9 @@ struct role {
 static const struct role roles[] = {
 	{"up", cmd_up, "a whole single-node cluster in the foreground"},
 	{"server", cmd_server, "the control plane: store and API server"},
+#ifdef KELP_HAVE_PROXY
+	{"proxy", cmd_proxy, "the Service proxy: load balancing for Services"},
+#endif
 };
 
 static void usage(FILE *f)

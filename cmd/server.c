@@ -7,9 +7,15 @@
 #include "cmd.h"
 #include "serve.h"
 
-static void usage(FILE *f, const char *role)
+static int server_option(void *ctx, const char *name, const char *value)
 {
-	fprintf(f, "Usage: kelp %s [options]\n%s", role, serve_options_help);
+	struct serve_opts *o = ctx;
+
+	if (streq(name, "insecure-http-for-tests")) {
+		o->insecure = true;
+		return 0;
+	}
+	return serve_option(o, name, value);
 }
 
 /* Options shared by `kelp server` and `kelp up`. */
@@ -29,34 +35,9 @@ int cmd_parse_serve(int argc, char **argv, const char *role, struct daemon *d,
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	int c, idx;
+	_cleanup_free_ char *help = xasprintf("Usage: kelp %s [options]\n%s", role, serve_options_help);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
-		if (c == 'h') {
-			usage(stdout, role);
-			return 1;
-		}
-		if (c != 0) {
-			usage(stderr, role);
-			return -EINVAL;
-		}
-		const char *name = longopts[idx].name;
-		if (streq(name, "insecure-http-for-tests")) {
-			o->insecure = true;
-			continue;
-		}
-		int r = daemon_log_option(d, name, optarg);
-		if (r == -ENOENT)
-			r = serve_option(o, name, optarg);
-		if (r < 0)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "kelp %s: unexpected argument \"%s\"\n", role, argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	return daemon_parse(d, argc, argv, role, longopts, server_option, o, help);
 }
 
 int cmd_run_serve(struct daemon *d, const struct serve_opts *o, const char *role)

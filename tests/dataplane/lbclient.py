@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""A client for the load-balancing tests: HTTP GETs to a VIP, each on its own
+connection, reporting which backend answered (the body of busybox httpd's
+index.html names it). Prints one JSON object.
+
+  lbclient.py many N ADDR PORT            {"backend 1": 340, ..., "errors": 0}
+  lbclient.py ports FIRST N ADDR PORT     {"40000": "backend 2", ...} (fixed source ports)
+  lbclient.py hold ADDR PORT              connect, send half a request, print
+                                          "held", finish it after a line on stdin
+  lbclient.py udp N ADDR PORT             N datagrams, {"backend 1": .., "sources": [...]}
+"""
+import json
+import socket
+import struct
+import sys
+
+LINGER_RST = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT, the port is free again
+
+
+def get(addr, port, sport=None, timeout=3.0):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RST)
+    try:
+        if sport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("", sport))
+        s.connect((addr, port))
+        s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+        return body.decode(errors="replace").strip() or "empty"
+    except OSError as e:
+        return "error: " + (e.strerror or type(e).__name__)
+    finally:
+        s.close()
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "many":
+        n, addr, port = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+        counts = {"errors": 0}
+        first_error = None
+        for _ in range(n):
+            b = get(addr, port)
+            if b.startswith("error") or b == "empty":
+                counts["errors"] += 1
+                first_error = first_error or b
+            else:
+                counts[b] = counts.get(b, 0) + 1
+        if first_error:
+            counts["first_error"] = first_error
+        print(json.dumps(counts))
+    elif mode == "ports":
+        first, n, addr, port = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+        print(json.dumps({str(p): get(addr, port, sport=p) for p in range(first, first + n)}))
+    elif mode == "hold":
+        addr, port = sys.argv[2], int(sys.argv[3])
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect((addr, port))
+        s.sendall(b"GET / HTTP/1.0\r\n")
+        print("held", flush=True)
+        sys.stdin.readline()
+        s.sendall(b"Host: vip\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+        print(json.dumps({"answer": body.decode(errors="replace").strip(),
+                          "peer": s.getpeername()[0]}))
+    elif mode == "udp":
+        n, addr, port = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+        counts, sources = {"errors": 0}, set()
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            try:
+                s.sendto(b"who", (addr, port))
+                data, src = s.recvfrom(2048)
+                b = data.decode(errors="replace").strip()
+                counts[b] = counts.get(b, 0) + 1
+                sources.add(src[0])
+            except OSError:
+                counts["errors"] += 1
+            finally:
+                s.close()
+        counts["sources"] = sorted(sources)
+        print(json.dumps(counts))
+    else:
+        sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# kelp proxy with the eBPF executor carrying real TCP between network
+# namespaces this test builds:
+#
+#   client ns  c0 198.18.1.2 ── n0 198.18.1.1   node ns (kelp proxy: XDP on n0,
+#                                               the return path on b1..b3,
+#                                               socket LB on two test cgroups)
+#   backend i  e0 198.18.1i.2 ── bi 198.18.1i.1    busybox httpd :8080, i = 1..3
+#
+# The Service (ClusterIP 198.19.0.10:80 → 8080) comes from a file; nothing
+# listens on the VIP and no iptables/nftables rule names it. Prints TAP.
+#   test_proxy_netns.sh path/to/kelp
+set -uo pipefail
+kelp=$1
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/tap.sh"
+py=/usr/bin/python3
+client=$here/lbclient.py
+work=$(mktemp -d /tmp/kelp-proxy-netns.XXXXXX)
+tag=kp$$
+nsc=$tag-c nsn=$tag-n
+cg=/sys/fs/cgroup/unified/kelp-e2e-$$
+pid=
+pids=()
+VIP=198.19.0.10
+
+cleanup() {
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	"$kelp" proxy --cleanup --data-dir "$work/data" >/dev/null 2>&1
+	for d in "$cg/pod" "$cg/node"; do
+		[[ -d $d ]] || continue
+		while read -r p; do echo "$p" >/sys/fs/cgroup/unified/cgroup.procs 2>/dev/null; done <"$d/cgroup.procs"
+		rmdir "$d" 2>/dev/null
+	done
+	rmdir "$cg" 2>/dev/null
+	for ns in $nsc $nsn $tag-b1 $tag-b2 $tag-b3; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "1..0 # SKIP needs root (network namespaces, BPF)"
+	exit 0
+fi
+
+# --- the topology ---
+inn() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+ip netns add $nsc && ip netns add $nsn || { notok "network namespaces"; tap_done; exit 0; }
+ip link add c0 netns $nsc type veth peer name n0 netns $nsn
+inn $nsc ip addr add 198.18.1.2/24 dev c0
+inn $nsn ip addr add 198.18.1.1/24 dev n0
+inn $nsc ip link set c0 up
+inn $nsc ip link set lo up
+inn $nsn ip link set n0 up
+inn $nsn ip link set lo up
+inn $nsc ip route add 198.19.0.0/16 via 198.18.1.1
+inn $nsc ip route add 198.18.0.0/16 via 198.18.1.1
+inn $nsn sysctl -qw net.ipv4.ip_forward=1
+for i in 1 2 3; do
+	ns=$tag-b$i
+	ip netns add "$ns"
+	ip link add e0 netns "$ns" type veth peer name b$i netns $nsn
+	inn "$ns" ip addr add 198.18.1$i.2/24 dev e0
+	inn "$ns" ip link set e0 up
+	inn "$ns" ip link set lo up
+	inn "$ns" ip route add default via 198.18.1$i.1
+	inn $nsn ip addr add 198.18.1$i.1/24 dev b$i
+	inn $nsn ip link set b$i up
+	mkdir -p "$work/www$i"
+	echo "backend $i" >"$work/www$i/index.html"
+	inn "$ns" busybox httpd -f -p 8080 -h "$work/www$i" &
+	pids+=($!)
+	# a UDP echo of the backend's name, for the socket LB's recvmsg test
+	inn "$ns" $py -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 8080))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b'backend $i', a)
+" &
+	pids+=($!)
+done
+ok "three backends, a node and a client in their own namespaces"
+
+endpoints() { # the ready backends, as EndpointSlice endpoints
+	for i in "$@"; do printf -- '- addresses: [198.18.1%s.2]\n  conditions: {ready: true}\n' "$i"; done
+}
+write_services() { # backend numbers...
+	cat >"$work/svc.tmp" <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: $VIP
+  ports:
+  - {name: http, port: 80, protocol: TCP, targetPort: 8080}
+  - {name: udp, port: 80, protocol: UDP, targetPort: 8080}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP}]
+endpoints:
+$(endpoints "$@")
+EOF
+	mv "$work/svc.tmp" "$work/services.yaml"
+}
+write_services 1 2 3
+
+mkdir -p "$cg/pod" "$cg/node"
+start_proxy() {
+	nsenter --net=/run/netns/$nsn "$kelp" proxy --from-file "$work/services.yaml" \
+		--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 \
+		--socket-lb-cgroup "$cg/pod" --socket-lb-cgroup "$cg/node" \
+		--data-dir "$work/data" --listen 127.0.0.1:0 --log-level debug >>"$work/proxy.log" 2>&1 &
+	pid=$!
+	port=
+	for _ in $(seq 200); do
+		port=$(grep 'serving' "$work/proxy.log" | tail -1 | sed -n 's/.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p')
+		if [[ -n $port ]] && [[ $(nsenter --net=/run/netns/$nsn curl -s "http://127.0.0.1:$port/readyz") == ok ]]; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+if ! start_proxy; then
+	notok "kelp proxy comes up with the XDP executor" "$(tail -30 "$work/proxy.log")"
+	tap_done
+	exit 0
+fi
+ok "kelp proxy comes up with the XDP executor"
+metrics() { nsenter --net=/run/netns/$nsn curl -s "http://127.0.0.1:$port/metrics"; }
+counter() { # NAME PROTO: the service counter for VIP:80/PROTO
+	metrics | awk -v m="$1" -v v="vip=\"$VIP:80/$2\"" 'index($0, m "{") == 1 && index($0, v) { print $2 }'
+}
+
+# --- kelp's programs are the ones carrying the traffic ---
+contains "bpftool net shows XDP on n0" "$(inn $nsn bpftool net show dev n0 2>&1)" "xdp"
+pkts0=$(counter kelp_proxy_service_packets_total TCP)
+conns0=$(counter kelp_proxy_service_connections_total TCP)
+
+# --- every request answered, spread evenly ---
+N=1800
+res=$(inn $nsc $py "$client" many $N $VIP 80)
+errors=$($py -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$res")
+expect "every one of $N requests to the VIP is answered" "$errors" 0
+even=$($py -c '
+import json, sys
+c = json.loads(sys.argv[1]); n = int(sys.argv[2])
+got = [c.get("backend %d" % i, 0) for i in (1, 2, 3)]
+print("ok" if all(abs(g - n / 3) <= 0.1 * n / 3 for g in got) else "uneven %s" % got)' "$res" $N)
+expect "the spread over 3 backends is within 10% of even ($res)" "$even" ok
+
+conns=$(counter kelp_proxy_service_connections_total TCP)
+pkts=$(counter kelp_proxy_service_packets_total TCP)
+[[ $((conns - conns0)) -ge $N ]] && ok "the connections counter rose by the $N requests ($((conns - conns0)))" ||
+	notok "the connections counter rose by the $N requests" "before $conns0, after $conns"
+[[ $((pkts - pkts0)) -ge $((3 * N)) ]] && ok "the packets counter rose with them ($((pkts - pkts0)))" ||
+	notok "the packets counter rose with them" "before $pkts0, after $pkts"
+expect "nothing listens on the VIP" "$(inn $nsn ss -Hltnu | grep -c "$VIP")" 0
+rules=$( (inn $nsn nft list ruleset 2>/dev/null; inn $nsn iptables-save 2>/dev/null) | grep -c "$VIP")
+expect "no nftables or iptables rule names the VIP" "$rules" 0
+
+# --- the same 5-tuple goes to the same backend ---
+before=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
+again=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
+expect "the same 5-tuple reaches the same backend" "$again" "$before"
+
+# --- removing a backend moves only its flows ---
+write_services 1 2
+sleep 0.5
+after=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
+moved=$($py -c '
+import json, sys
+b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+bad = [p for p in b if b[p] != "backend 3" and a[p] != b[p]]
+gone = [p for p in b if b[p] == "backend 3" and a[p] not in ("backend 1", "backend 2")]
+print("ok" if not bad and not gone and any(v == "backend 3" for v in b.values())
+      else "moved %s, not moved %s" % (bad, gone))' "$before" "$after")
+expect "removing backend 3 moves its flows and only its flows" "$moved" ok
+write_services 1 2 3
+sleep 0.3
+
+# --- a proxy restart drops no established connection ---
+coproc HOLD { inn $nsc $py "$client" hold $VIP 80; }
+read -r -t 5 line <&"${HOLD[0]}"
+expect "a connection to the VIP is established" "$line" held
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+start_proxy && ok "the proxy restarts" || notok "the proxy restarts" "$(tail -20 "$work/proxy.log")"
+echo go >&"${HOLD[1]}"
+read -r -t 5 line <&"${HOLD[0]}"
+contains "the connection made before the restart is answered after it" "$line" '"answer": "backend'
+res=$(inn $nsc $py "$client" many 30 $VIP 80)
+contains "new connections work after the restart" "$res" '"errors": 0'
+
+# --- socket LB: processes in the named cgroups reach the ClusterIP without NAT ---
+contains "bpftool cgroup tree shows kelp's connect4 on the pod cgroup" \
+	"$(bpftool cgroup tree "$cg" 2>&1)" "connect4"
+in_cgroup() { # CGROUP cmd...: run in the node ns from inside that cgroup
+	local c=$1
+	shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$c" nsenter --net=/run/netns/$nsn "$@"
+}
+res=$(in_cgroup "$cg/pod" $py "$client" many 90 $VIP 80)
+reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+expect "a process in a pod cgroup reaches all 3 backends through the ClusterIP" "$reach" ok
+res=$(in_cgroup "$cg/node" $py "$client" many 90 $VIP 80)
+reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+expect "a process in the node-processes cgroup does too" "$reach" ok
+res=$(in_cgroup "$cg/pod" $py "$client" udp 30 $VIP 80)
+contains "UDP replies come from the VIP (recvmsg is translated back)" "$res" "\"sources\": [\"$VIP\"]"
+
+# --- cleanup removes what the proxy left ---
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+"$kelp" proxy --cleanup --data-dir "$work/data"
+expect "kelp proxy --cleanup succeeds" "$?" 0
+contains "... and XDP is gone from n0" "$(inn $nsn bpftool net show dev n0 2>&1; echo end)" "end"
+[[ $(inn $nsn bpftool net show dev n0 2>&1) != *xdp_lb* ]] && ok "no kelp program is left on n0" ||
+	notok "no kelp program is left on n0" "$(inn $nsn bpftool net show dev n0)"
+tap_done
