@@ -304,9 +304,10 @@ static void carry_over(struct req *q, json_t *obj, const json_t *old)
 	if (q->r.subresource && streq(q->r.subresource, "status")) {
 		/* Only status changes through /status. */
 		json_t *st = json_incref(json_object_get(obj, "status"));
+		json_t *m = json_incref(meta); /* clear drops obj's reference */
 		json_object_clear(obj);
 		json_object_update(obj, (json_t *)old);
-		json_object_set(obj, "metadata", meta);
+		json_object_set_new(obj, "metadata", m);
 		if (st)
 			json_object_set_new(obj, "status", st);
 		else

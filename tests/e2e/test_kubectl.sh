@@ -151,6 +151,12 @@ done < <(k api-resources --no-headers 2>/dev/null | awk '{ print $1, ($3 ~ /\// 
 expect "explain works on a nested field of every served kind" "${bad:-none}" "none"
 contains "get -o json" "$(kn get secret s1 -o json 2>&1)" '"kind": "Secret"'
 
+# --- the status subresource changes status only ---
+out=$(kn patch deploy web --subresource=status --type=merge \
+	-p '{"spec":{"replicas":7},"status":{"observedGeneration":1,"replicas":2}}' 2>&1)
+contains "patch --subresource=status" "$out" "deployment.apps/web patched"
+expect "status is stored, spec is not" "$(kn get deploy web -o jsonpath='{.status.replicas} {.spec.replicas}' 2>&1)" "2 3"
+
 # --- delete ---
 contains "delete" "$(kn delete cm c1 2>&1)" 'configmap "c1" deleted'
 contains "delete a namespace and wait for it to go" "$(k delete ns e2e --timeout=30s 2>&1)" 'namespace "e2e" deleted'
