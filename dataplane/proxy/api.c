@@ -53,8 +53,10 @@ static int64_t trigger_time(const struct api_source *s, const json_t *obj, bool 
 		_cleanup_free_ char *err = NULL;
 		if (api_time_parse(ann, &t, &err) < 0) {
 			log_warn(log, "ignoring an unparsable trigger-time annotation",
-				 LOG_S("kind", s->kind), LOG_S("namespace", api_meta_namespace(obj)),
-				 LOG_S("name", api_meta_name(obj)), LOG_S("error", err));
+				 LOG_S("kind", s->kind),
+				 LOG_S("namespace", api_meta_namespace(obj)),
+				 LOG_S("name", api_meta_name(obj)), LOG_S("annotation", ann),
+				 LOG_S("error", err));
 			t = 0;
 		}
 	}
