@@ -620,7 +620,10 @@ static int pins_remove(const char *dir)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	for (struct dirent *de; (de = readdir(d));) {
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+		/* maps.debug and progs.debug are the kernel's own (bpf_preload),
+		 * in every bpffs mount, and cannot be unlinked. */
+		if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
+		    streq(de->d_name, "maps.debug") || streq(de->d_name, "progs.debug"))
 			continue;
 		_cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
 		if (de->d_type == DT_DIR) {

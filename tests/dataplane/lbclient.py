@@ -53,6 +53,8 @@ def main():
             if b.startswith("error") or b == "empty":
                 counts["errors"] += 1
                 first_error = first_error or b
+                if counts["errors"] >= 5 and len(counts) == 1:
+                    break  # nothing gets through: say so now, not after n timeouts
             else:
                 counts[b] = counts.get(b, 0) + 1
         if first_error:

@@ -51,6 +51,10 @@ ip link add c0 netns $nsc type veth peer name n0 netns $nsn
 inn $nsc ip addr add 198.18.1.2/24 dev c0
 inn $nsn ip addr add 198.18.1.1/24 dev n0
 inn $nsc ip link set c0 up
+# A veth sender hands over CHECKSUM_PARTIAL packets (the TCP checksum field
+# holds only the pseudo-header sum) and XDP cannot see that; a NIC delivers
+# complete checksums, so the client computes them as a remote host would.
+inn $nsc ethtool -K c0 tx off >/dev/null
 inn $nsc ip link set lo up
 inn $nsn ip link set n0 up
 inn $nsn ip link set lo up
@@ -63,16 +67,20 @@ for i in 1 2 3; do
 	ip link add e0 netns "$ns" type veth peer name b$i netns $nsn
 	inn "$ns" ip addr add 198.18.1$i.2/24 dev e0
 	inn "$ns" ip link set e0 up
+	# XDP_REDIRECT into a veth is delivered only when its peer runs NAPI
+	# (GRO on, or an XDP program there); a NIC always can transmit it.
+	inn "$ns" ethtool -K e0 gro on tx off >/dev/null
 	inn "$ns" ip link set lo up
 	inn "$ns" ip route add default via 198.18.1$i.1
 	inn $nsn ip addr add 198.18.1$i.1/24 dev b$i
 	inn $nsn ip link set b$i up
 	mkdir -p "$work/www$i"
 	echo "backend $i" >"$work/www$i/index.html"
-	inn "$ns" busybox httpd -f -p 8080 -h "$work/www$i" &
+	# ip netns exec itself, not the inn function: $! must be the server
+	ip netns exec "$ns" busybox httpd -f -p 8080 -h "$work/www$i" &
 	pids+=($!)
 	# a UDP echo of the backend's name, for the socket LB's recvmsg test
-	inn "$ns" $py -c "
+	ip netns exec "$ns" $py -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('0.0.0.0', 8080))
@@ -144,6 +152,14 @@ counter() { # NAME PROTO: the service counter for VIP:80/PROTO
 
 # --- kelp's programs are the ones carrying the traffic ---
 contains "bpftool net shows XDP on n0" "$(inn $nsn bpftool net show dev n0 2>&1)" "xdp"
+probe=$(inn $nsc curl -s -m 3 "http://$VIP/")
+if [[ $probe != "backend "* ]]; then
+	notok "a first request to the VIP is answered" \
+		"got '$probe'; $(inn $nsn bpftool net 2>&1 | head -12); $(tail -5 "$work/proxy.log")"
+	tap_done
+	exit 0
+fi
+ok "a first request to the VIP is answered ($probe)"
 pkts0=$(counter kelp_proxy_service_packets_total TCP)
 conns0=$(counter kelp_proxy_service_connections_total TCP)
 
@@ -161,7 +177,10 @@ expect "the spread over 3 backends is within 10% of even ($res)" "$even" ok
 
 conns=$(counter kelp_proxy_service_connections_total TCP)
 pkts=$(counter kelp_proxy_service_packets_total TCP)
-[[ $((conns - conns0)) -ge $N ]] && ok "the connections counter rose by the $N requests ($((conns - conns0)))" ||
+# A client port reused while its 5-tuple is still in conntrack continues
+# that entry (as the kernel's conntrack does), so allow 1% of those.
+[[ $((conns - conns0)) -le $N && $((conns - conns0)) -ge $((N * 99 / 100)) ]] &&
+	ok "the connections counter rose by the $N requests ($((conns - conns0)))" ||
 	notok "the connections counter rose by the $N requests" "before $conns0, after $conns"
 [[ $((pkts - pkts0)) -ge $((3 * N)) ]] && ok "the packets counter rose with them ($((pkts - pkts0)))" ||
 	notok "the packets counter rose with them" "before $pkts0, after $pkts"
@@ -224,7 +243,10 @@ kill "$pid" && wait "$pid" 2>/dev/null
 pid=
 "$kelp" proxy --cleanup --data-dir "$work/data"
 expect "kelp proxy --cleanup succeeds" "$?" 0
-contains "... and XDP is gone from n0" "$(inn $nsn bpftool net show dev n0 2>&1; echo end)" "end"
-[[ $(inn $nsn bpftool net show dev n0 2>&1) != *xdp_lb* ]] && ok "no kelp program is left on n0" ||
-	notok "no kelp program is left on n0" "$(inn $nsn bpftool net show dev n0)"
+left=$(inn $nsn bpftool net 2>&1; bpftool cgroup tree "$cg" 2>&1)
+[[ $left != *xdp_lb* && $left != *tc_lb* && $left != *sock_* ]] &&
+	ok "no kelp program is left on the interfaces or the cgroups" ||
+	notok "no kelp program is left on the interfaces or the cgroups" "$left"
+[[ ! -e $work/data/bpf/lb_services ]] && ok "the pinned maps are gone" ||
+	notok "the pinned maps are gone" "$(ls "$work/data/bpf")"
 tap_done
