@@ -248,6 +248,7 @@ static void test_check_survives_random_damage(void)
 	       "may be (generation, ids, backend addresses and ports, timeouts, allowed "
 	       "flags)\n", refused, rounds);
 	CHECK(refused > rounds / 2);
+	CHECK_INT(refused + passed_and_found, rounds);
 	free(t);
 	lb_compiler_free(f.c);
 }
