@@ -8,7 +8,9 @@
 #   backend i  e0 198.18.1i.2 ── bi 198.18.1i.1    busybox httpd :8080, i = 1..3
 #
 # The Service (ClusterIP 198.19.0.10:80 → 8080) comes from a file; nothing
-# listens on the VIP and no iptables/nftables rule names it. Prints TAP.
+# listens on the VIP and no iptables/nftables rule names it. Then the proxy
+# watches kelp server instead (run in the node namespace), where kubectl made
+# a second Service (198.19.0.20). Prints TAP.
 #   test_proxy_netns.sh path/to/kelp
 set -uo pipefail
 kelp=$1
@@ -122,8 +124,9 @@ EOF
 write_services 1 2 3
 
 mkdir -p "$cg/pod" "$cg/node"
+source_args=(--from-file "$work/services.yaml")
 start_proxy() {
-	nsenter --net=/run/netns/$nsn "$kelp" proxy --from-file "$work/services.yaml" \
+	nsenter --net=/run/netns/$nsn "$kelp" proxy "${source_args[@]}" \
 		--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 \
 		--socket-lb-cgroup "$cg/pod" --socket-lb-cgroup "$cg/node" \
 		--data-dir "$work/data" --listen 127.0.0.1:0 --log-level debug >>"$work/proxy.log" 2>&1 &
@@ -237,6 +240,65 @@ reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["err
 expect "a process in the node-processes cgroup does too" "$reach" ok
 res=$(in_cgroup "$cg/pod" $py "$client" udp 30 $VIP 80)
 contains "UDP replies come from the VIP (recvmsg is translated back)" "$res" "\"sources\": [\"$VIP\"]"
+
+# --- the same with the API: a Service and an EndpointSlice made by kubectl ---
+# kelp server runs in the node namespace too, where the proxy can reach it.
+nsenter --net=/run/netns/$nsn "$kelp" server --data-dir "$work/api" --listen 127.0.0.1:0 \
+	>"$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do [[ -s $work/api/kubeconfig ]] && break; sleep 0.05; done
+k() { nsenter --net=/run/netns/$nsn kubectl --kubeconfig "$work/api/kubeconfig" \
+	--cache-dir "$work/kcache" --request-timeout=10s "$@"; }
+VIP2=198.19.0.20
+api_objects() { # backend numbers...
+	cat <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: api-web, namespace: default}
+spec:
+  clusterIP: $VIP2
+  ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: api-web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: api-web}
+  annotations: {endpoints.kubernetes.io/last-change-trigger-time: "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+$(endpoints "$@")
+EOF
+}
+out=$(api_objects 1 2 3 | k apply -f - 2>&1)
+contains "kubectl creates a Service and its EndpointSlice" "$out" "endpointslice.discovery.k8s.io/api-web-1 created"
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+source_args=(--kubeconfig "$work/api/kubeconfig")
+start_proxy && ok "the proxy restarts watching the API" ||
+	notok "the proxy restarts watching the API" "$(tail -20 "$work/proxy.log")"
+res=$(inn $nsc $py "$client" many 90 $VIP2 80)
+reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+expect "the client reaches all 3 backends through the kubectl-made ClusterIP" "$reach" ok
+expect "the file's Service is gone with the file" "$(inn $nsc curl -s -m 1 "http://$VIP/" || echo unreachable)" unreachable
+netprog=kelp_proxy_network_programming_duration_seconds
+n0=$(metrics | awk -v m=${netprog}_count '$1 == m { print $2 }')
+sum0=$(metrics | awk -v m=${netprog}_sum '$1 == m { print $2 }')
+out=$(api_objects 1 2 | k apply -f - 2>&1)
+for _ in $(seq 100); do
+	n1=$(metrics | awk -v m=${netprog}_count '$1 == m { print $2 }')
+	[[ $n1 != "$n0" ]] && break
+	sleep 0.05
+done
+ms=$($py -c 'import sys; print("%.1f" % ((float(sys.argv[3]) - float(sys.argv[1])) * 1000 / max(1, int(sys.argv[4]) - int(sys.argv[2]))))' \
+	"$sum0" "$n0" "$(metrics | awk -v m=${netprog}_sum '$1 == m { print $2 }')" "$n1")
+[[ $n1 -gt $n0 ]] && ok "removing an endpoint with kubectl is programmed and timed (${ms} ms from the trigger time, kubectl's own start included)" ||
+	notok "removing an endpoint with kubectl is programmed and timed" "count $n0 -> $n1"
+res=$(inn $nsc $py "$client" many 60 $VIP2 80)
+gone=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and not c.get("backend 3") else sys.argv[1])' "$res")
+expect "after it no new connection reaches the removed backend" "$gone" ok
 
 # --- cleanup removes what the proxy left ---
 kill "$pid" && wait "$pid" 2>/dev/null
