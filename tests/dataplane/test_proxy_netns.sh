@@ -311,4 +311,22 @@ left=$(inn $nsn bpftool net 2>&1; bpftool cgroup tree "$cg" 2>&1)
 	notok "no kelp program is left on the interfaces or the cgroups" "$left"
 [[ ! -e $work/data/bpf/lb_services ]] && ok "the pinned maps are gone" ||
 	notok "the pinned maps are gone" "$(ls "$work/data/bpf")"
+
+# --- and so does kelp up's exit, for a proxy on its data dir ---
+source_args=(--from-file "$work/services.yaml")
+start_proxy || notok "the proxy starts again" "$(tail -20 "$work/proxy.log")"
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+[[ -e $work/data/bpf/lb_services && -n $(inn $nsn bpftool net show dev n0 2>&1 | grep driver) ]] &&
+	ok "a stopped proxy leaves its maps and XDP in place" ||
+	notok "a stopped proxy leaves its maps and XDP in place" "$(ls "$work/data/bpf" 2>&1)"
+nsenter --net=/run/netns/$nsn "$kelp" up --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/up.log" 2>&1 &
+up=$!
+for _ in $(seq 200); do [[ -s $work/data/kubeconfig ]] && break; sleep 0.05; done
+kill "$up" && wait "$up"
+expect "kelp up stops with status 0" "$?" 0
+left=$(inn $nsn bpftool net 2>&1; bpftool cgroup tree "$cg" 2>&1)
+[[ ! -e $work/data/bpf/lb_services && $left != *driver* && $left != *sock_* ]] &&
+	ok "kelp up's exit removed the proxy's programs and pins" ||
+	notok "kelp up's exit removed the proxy's programs and pins" "$left; $(ls "$work/data/bpf" 2>&1)"
 tap_done
