@@ -75,8 +75,7 @@ static const char *next_separator(const char *s, const char *end)
 	return NULL;
 }
 
-/* Every object in the file, keyed as proxy_file.objects; NULL with *ret_err. */
-static json_t *parse(const char *data, size_t len, char **ret_err)
+json_t *proxy_file_parse(const char *data, size_t len, char **ret_err)
 {
 	_cleanup_(json_decrefp) json_t *all = json_object();
 	const char *p = data, *end = data + len;
@@ -140,7 +139,7 @@ static int reread(struct proxy_file *f)
 			  LOG_S("path", f->path), LOG_ERR(r));
 		return r;
 	}
-	json_t *objects = parse(b.data ? b.data : "", b.len, &err);
+	json_t *objects = proxy_file_parse(b.data ? b.data : "", b.len, &err);
 	buf_free(&b);
 	if (!objects) {
 		log_error(log, "the Services file does not parse; keeping the last good one",

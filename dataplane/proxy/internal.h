@@ -33,6 +33,10 @@ const char *proxy_exec_name(const struct proxy_exec *x);
 
 /* ---- sources ---- */
 struct proxy_file;
+/* Every object of a file's contents (JSON: one object or a List; YAML: the
+ * same, or documents separated by "---" lines), keyed "Kind/ns/name";
+ * NULL with *ret_err (owned by the caller) when it does not parse. */
+json_t *proxy_file_parse(const char *data, size_t len, char **ret_err);
 int proxy_file_open(struct proxy *p, const char *path, struct proxy_file **ret);
 struct proxy_file *proxy_file_free(struct proxy_file *f);
 
