@@ -21,7 +21,11 @@ static const char help[] =
 	"  --node-name NAME             endpoints on NAME are local (default: the hostname)\n"
 	"  --node-ip LIST               this node's addresses, for NodePorts\n"
 	"  --lb-mode MODE               packet executors: dnat (default), fullnat or dsr\n"
-	"  --snat-address ADDR          the source full-NAT uses\n"
+	"  --snat-address ADDR          this node's address: the source full-NAT uses, and\n"
+	"                               DSR's outer source (needed by both)\n"
+	"  --lb-map-sizes LIST          BPF map capacities, e.g. services=65536,backends=65536,\n"
+	"                               ring-slots=4194304,flows=1048576 (these are the defaults;\n"
+	"                               ring-slots must hold every service port's Maglev ring)\n"
 	"  --listen ADDR:PORT           /healthz, /readyz, /metrics (default 127.0.0.1:10249)\n"
 	"  --cleanup                    remove what a proxy left in the kernel, then exit\n"
 	"  --log-level LEVEL            error, warn, info (default), debug or trace\n"
@@ -59,6 +63,34 @@ static void opts_free(struct proxy_opts *o)
 	free(o->ips);
 }
 
+static int map_sizes_parse(struct proxy_opts *o, const char *v)
+{
+	_cleanup_free_ char *copy = xstrdup(v);
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '='), *end;
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		errno = 0;
+		unsigned long n = strtoul(eq + 1, &end, 10);
+		if (errno || end == eq + 1 || *end || n == 0 || n >= 1ul << 31)
+			return -EINVAL;
+		if (streq(t, "services"))
+			o->cfg.max_services = (__u32)n;
+		else if (streq(t, "backends"))
+			o->cfg.max_backends = (__u32)n;
+		else if (streq(t, "ring-slots"))
+			o->cfg.ring_slots = (__u32)n;
+		else if (streq(t, "flows"))
+			o->cfg.max_flows = (__u32)n;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int option(void *ctx, const char *name, const char *v)
 {
 	struct proxy_opts *o = ctx;
@@ -94,6 +126,12 @@ static int option(void *ctx, const char *name, const char *v)
 			fprintf(stderr, "kelp proxy: --snat-address: \"%s\" is not an IP address\n", v);
 			return -EINVAL;
 		}
+	} else if (streq(name, "lb-map-sizes")) {
+		if (map_sizes_parse(o, v) < 0) {
+			fprintf(stderr, "kelp proxy: --lb-map-sizes: want a list of services=N, "
+					"backends=N, ring-slots=N, flows=N with 0 < N < 2^31, not \"%s\"\n", v);
+			return -EINVAL;
+		}
 	} else if (streq(name, "listen"))
 		o->listen = v;
 	else if (streq(name, "cleanup"))
@@ -114,6 +152,7 @@ static int parse(int argc, char **argv, struct daemon *d, struct proxy_opts *o)
 		{"node-ip", required_argument, NULL, 0},
 		{"lb-mode", required_argument, NULL, 0},
 		{"snat-address", required_argument, NULL, 0},
+		{"lb-map-sizes", required_argument, NULL, 0},
 		{"listen", required_argument, NULL, 0},
 		{"cleanup", no_argument, NULL, 0},
 		{"log-level", required_argument, NULL, 0},
@@ -127,6 +166,11 @@ static int parse(int argc, char **argv, struct daemon *d, struct proxy_opts *o)
 		return r;
 	if (o->cleanup)
 		return 0;
+	if ((o->cfg.fullnat || o->cfg.dsr) && lb_addr_is_zero(&o->cfg.snat_addr)) {
+		fprintf(stderr, "kelp proxy: --lb-mode %s needs --snat-address (this node's address)\n",
+			o->cfg.dsr ? "dsr" : "fullnat");
+		return -EINVAL;
+	}
 	if (!o->cfg.kubeconfig == !o->cfg.from_file) {
 		fprintf(stderr, "kelp proxy: give exactly one of --kubeconfig and --from-file\n");
 		return -EINVAL;

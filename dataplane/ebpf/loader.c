@@ -133,29 +133,6 @@ static int ifaces_resolve(struct lb_ebpf *e, const char *const *names, char **re
 
 /* ---- the maps ---------------------------------------------------------------------------- */
 
-/* A map pinned by an earlier run whose type or sizes differ from what this
- * run wants cannot be reused: unpin it (programs still holding it keep it
- * until they are replaced) so that load creates it afresh. */
-static void pinned_replace_if_changed(struct lb_ebpf *e, struct bpf_map *m)
-{
-	_cleanup_free_ char *path = xasprintf("%s/%s", e->pin_dir, bpf_map__name(m));
-	_cleanup_close_ int fd = bpf_obj_get(path);
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return;
-	if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
-	    info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
-	    info.map_flags == bpf_map__map_flags(m))
-		return;
-	if (unlink(path) == 0)
-		buf_printf(&e->describe, "; replaced pinned map %s (entries %u -> %u, value %u -> %u bytes)",
-			   bpf_map__name(m), info.max_entries, bpf_map__max_entries(m), info.value_size,
-			   bpf_map__value_size(m));
-}
-
 static int skel_load(struct lb_ebpf *e, const struct lb_ebpf_config *cfg, char **ret_err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = e->pin_dir);
@@ -186,7 +163,7 @@ static int skel_load(struct lb_ebpf *e, const struct lb_ebpf_config *cfg, char *
 	}
 	bpf_object__for_each_map(m, skel->obj)
 		if (bpf_map__pin_path(m))
-			pinned_replace_if_changed(e, m);
+			lb_pinned_map_refresh(e->pin_dir, m, &e->describe);
 	r = xdp_lb__load(skel);
 	if (r < 0)
 		return lb_ebpf_fail(ret_err, r, "eBPF: load bpf/xdp_lb (the verifier's log is on stderr)");
@@ -206,7 +183,7 @@ static int config_write(struct lb_ebpf *e, const struct lb_ebpf_config *cfg)
 		c.snat_addr = *a;
 	else
 		c.snat_addr6 = *a;
-	if (cfg->snat_addr6.a[0] | cfg->snat_addr6.a[1] | cfg->snat_addr6.a[2] | cfg->snat_addr6.a[3])
+	if (!lb_addr_is_zero(&cfg->snat_addr6))
 		c.snat_addr6 = cfg->snat_addr6;
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.lb_config), &zero, &c, BPF_ANY) < 0)
 		return -errno;
@@ -494,17 +471,44 @@ static int rings_write(struct lb_ebpf *e, const struct lb_table *t, const __u32 
 	return 0;
 }
 
-static int backends_write(struct lb_ebpf *e, const struct lb_table *t)
+/* The runs of t's backend slots that are in use (live) or empty (!live),
+ * each written as one batch. */
+static int backends_write_runs(int fd, const struct lb_backend *be, __u32 n, bool live)
+{
+	for (__u32 i = 0; i < n;) {
+		if ((be[i].id != 0) != live) {
+			i++;
+			continue;
+		}
+		__u32 k = i;
+		while (k < n && (be[k].id != 0) == live)
+			k++;
+		int r = array_write(fd, i, be + i, k - i, sizeof(*be));
+		if (r < 0)
+			return r;
+		i = k;
+	}
+	return 0;
+}
+
+/* Before the services move: every backend the new rings name. */
+static int backends_write_live(struct lb_ebpf *e, const struct lb_table *t)
+{
+	if (t->n_backends > e->max_backends)
+		return -ENOSPC;
+	return backends_write_runs(bpf_map__fd(e->skel->maps.lb_backends), lb_table_backends(t),
+				   t->n_backends, true);
+}
+
+/* After: slots no longer used read as empty (id 0), so conntrack sees those
+ * backends gone. Until the services had moved, old rings still named them. */
+static int backends_clear_dropped(struct lb_ebpf *e, const struct lb_table *t)
 {
 	int fd = bpf_map__fd(e->skel->maps.lb_backends);
 	__u32 n = t->n_backends;
-	int r;
+	int r = backends_write_runs(fd, lb_table_backends(t), n, false);
 
-	if (n > e->max_backends)
-		return -ENOSPC;
-	r = array_write(fd, 0, lb_table_backends(t), n, sizeof(struct lb_backend));
 	if (r == 0 && e->backends_hwm > n) {
-		/* Slots no longer used read as empty (id 0), so conntrack sees them gone. */
 		_cleanup_free_ struct lb_backend *zero = xnew(struct lb_backend, e->backends_hwm - n);
 		r = array_write(fd, n, zero, e->backends_hwm - n, sizeof(struct lb_backend));
 	}
@@ -549,12 +553,15 @@ int lb_ebpf_apply(struct lb_ebpf *e, const struct lb_table *t, const __u32 *aren
 	if (t->magic != LB_TABLE_MAGIC || t->version != LB_TABLE_VERSION)
 		return -EINVAL;
 	/* New rings first (in ranges no live service reads), then the
-	 * backends they name, then the services that point at them. */
+	 * backends they name, then the services that point at them, and only
+	 * then the emptying of backends nothing points at any more. */
 	r = rings_write(e, t, arena, arena_size, delta);
 	if (r >= 0)
-		r = backends_write(e, t);
+		r = backends_write_live(e, t);
 	if (r >= 0)
 		r = services_write(e, t);
+	if (r >= 0)
+		r = backends_clear_dropped(e, t);
 	return r;
 }
 

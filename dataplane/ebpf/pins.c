@@ -77,3 +77,23 @@ int lb_links_prune(const char *dir, bool (*keep)(const char *name, void *ctx), v
 	closedir(d);
 	return r;
 }
+
+void lb_pinned_map_refresh(const char *pin_dir, struct bpf_map *m, struct buf *note)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", pin_dir, bpf_map__name(m));
+	_cleanup_close_ int fd = bpf_obj_get(path);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return;
+	if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+	    info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
+	    info.map_flags == bpf_map__map_flags(m))
+		return;
+	if (unlink(path) == 0 && note)
+		buf_printf(note, "; replaced pinned map %s (entries %u -> %u, value %u -> %u bytes)",
+			   bpf_map__name(m), info.max_entries, bpf_map__max_entries(m), info.value_size,
+			   bpf_map__value_size(m));
+}

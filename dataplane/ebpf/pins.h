@@ -28,3 +28,10 @@ int lb_link_remove(const char *dir, const char *name);
 /* lb_link_remove every pin in dir but those keep(name, ctx) keeps; an
  * absent dir has nothing to remove. The first error, after trying all. */
 int lb_links_prune(const char *dir, bool (*keep)(const char *name, void *ctx), void *ctx);
+
+struct bpf_map;
+/* A map pinned under pin_dir by an earlier run whose type, sizes or flags
+ * differ from m's cannot be reused: unpin it (programs still holding it keep
+ * it until they are replaced) so that loading creates it afresh, and say so
+ * in note (may be NULL). Call between open and load. */
+void lb_pinned_map_refresh(const char *pin_dir, struct bpf_map *m, struct buf *note);

@@ -180,6 +180,9 @@ static int skel_open(const struct lb_ebpf_config *cfg, struct sock_lb **ret, cha
 			return lb_ebpf_fail(ret_err, r, "socket LB: size map %s", bpf_map__name(sizes[i].map));
 		}
 	}
+	/* The shared maps are the loader's (refreshed before this); ours: */
+	lb_pinned_map_refresh(cfg->pin_dir, skel->maps.lb_sock, NULL);
+	lb_pinned_map_refresh(cfg->pin_dir, skel->maps.lb_sock_conn, NULL);
 	r = sock_lb__load(skel);
 	if (r < 0) {
 		sock_lb__destroy(skel);

@@ -139,6 +139,10 @@ static inline const __u32 *lb_table_index(const struct lb_table *t)
 int lb_addr_parse(const char *s, struct lb_addr *ret);
 /* The text form into buf ("198.19.0.1", "fd00::1"); buf. */
 const char *lb_addr_format(const struct lb_addr *a, char buf[LB_ADDR_STRLEN]);
+static inline bool lb_addr_is_zero(const struct lb_addr *a)
+{
+	return !(a->a[0] | a->a[1] | a->a[2] | a->a[3]);
+}
 static inline bool lb_addr_is_v4(const struct lb_addr *a)
 {
 	const __u8 *b = (const __u8 *)a->a;

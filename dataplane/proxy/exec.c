@@ -24,6 +24,10 @@ static int open_xdp(struct proxy_exec *x, const struct proxy_config *cfg, char *
 		.fullnat = cfg->fullnat,
 		.dsr = cfg->dsr,
 		.snat_addr = cfg->snat_addr,
+		.max_services = cfg->max_services,
+		.max_backends = cfg->max_backends,
+		.ring_slots = cfg->ring_slots,
+		.max_flows = cfg->max_flows,
 	};
 	int r = lb_ebpf_open(&ec, &x->ebpf, ret_err);
 	if (r < 0)
@@ -110,6 +114,14 @@ void proxy_exec_counters(struct proxy_exec *x, __u32 service_id, struct lb_count
 #ifdef KELP_HAVE_EBPF
 	if (x->ebpf && lb_ebpf_counters(x->ebpf, service_id, ret) < 0)
 		*ret = (struct lb_counters){0};
+#endif
+}
+
+void proxy_exec_counters_reset(struct proxy_exec *x, __u32 service_id)
+{
+#ifdef KELP_HAVE_EBPF
+	if (x->ebpf)
+		(void)lb_ebpf_counters_reset(x->ebpf, service_id);
 #endif
 }
 

@@ -28,6 +28,8 @@ int proxy_exec_apply(struct proxy_exec *x, const struct lb_table *t, const __u32
 		     __u32 arena_size, const struct lb_delta *delta);
 /* Counters of one service port: zeros for an executor that has none. */
 void proxy_exec_counters(struct proxy_exec *x, __u32 service_id, struct lb_counters *ret);
+/* Zero them (the id now counts for another service port). */
+void proxy_exec_counters_reset(struct proxy_exec *x, __u32 service_id);
 void proxy_exec_close(struct proxy_exec *x);
 const char *proxy_exec_name(const struct proxy_exec *x);
 

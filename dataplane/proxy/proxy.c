@@ -11,6 +11,8 @@
 /* Old rings are freed this long after the executor moved on, so a packet
  * that read a service entry just before the switch still finds its ring. */
 #define RETIRE_DELAY_NS (100 * 1000000ull)
+/* After a failed apply: the whole of the latest table again, this much later. */
+#define RETRY_DELAY_NS (1000 * 1000000ull)
 
 struct proxy {
 	struct loop *loop;
@@ -27,6 +29,10 @@ struct proxy {
 	struct loop_task sync_task;
 	struct loop_timer retire_timer;
 	__u64 retire_gen;
+	const struct lb_table *pending; /* built but not held by the executor */
+	struct loop_timer retry_timer;
+	char **id_names;              /* the Service port each counter id last counted */
+	size_t n_id_names;
 	int64_t *triggers;            /* change times awaiting programming */
 	size_t n_triggers, cap_triggers;
 
@@ -86,34 +92,57 @@ static void retire(struct loop_timer *t)
 	lb_compiler_retire(p->comp, p->retire_gen);
 }
 
-static void sync_now(struct loop_task *task)
+/* A service-port id counts for one Service port at a time: zero its
+ * counters when this process first hands it out or it changes hands. */
+static void counters_adopt(struct proxy *p, const struct lb_table *t)
 {
-	struct proxy *p = container_of(task, struct proxy, sync_task);
-	struct lb_delta delta = {0};
-	uint64_t t0 = loop_now(p->loop);
+	const struct lb_service *s = lb_table_services(t);
 
-	p->sync_queued = false;
-	const struct lb_table *t = lb_compiler_build(p->comp, &delta);
-	if (!t) {
-		/* Nothing changed; a first sync of an empty source still counts. */
-		if (p->synced && !p->ready && p->table)
-			p->ready = true;
-		p->n_triggers = 0;
-		return;
+	for (__u32 i = 0; i < t->n_services; i++) {
+		const char *name = lb_compiler_service_name(p->comp, s[i].id);
+		__u32 id = s[i].id;
+		if (!name)
+			continue;
+		if (id >= p->n_id_names) {
+			size_t n = MAX((size_t)id + 1, p->n_id_names * 2);
+			p->id_names = xrealloc(p->id_names, n * sizeof(char *));
+			memset(p->id_names + p->n_id_names, 0, (n - p->n_id_names) * sizeof(char *));
+			p->n_id_names = n;
+		}
+		if (p->id_names[id] && streq(p->id_names[id], name))
+			continue;
+		free(p->id_names[id]);
+		p->id_names[id] = xstrdup(name);
+		proxy_exec_counters_reset(&p->exec, id);
 	}
+}
+
+/* Program t (delta NULL: all of it); t0 is when the work began. */
+static void program(struct proxy *p, const struct lb_table *t, const struct lb_delta *delta,
+		    uint64_t t0)
+{
 	__u32 arena_size;
 	const __u32 *arena = lb_compiler_arena(p->comp, &arena_size);
-	int r = proxy_exec_apply(&p->exec, t, arena, arena_size, &delta);
+
+	counters_adopt(p, t);
+	int r = proxy_exec_apply(&p->exec, t, arena, arena_size, delta);
 	if (r < 0) {
-		/* The compiler moved on; the next change rebuilds, and the executor
-		 * catches up with a full write. Counted, logged, never fatal. */
+		/* The executor may hold part of it: the whole table again in a
+		 * while (or a newer one sooner). Counted, logged, never fatal. */
 		metric_inc(p->sync_errors);
-		log_error(p->log, "programming the executor failed", LOG_S("executor",
-			  proxy_exec_name(&p->exec)), LOG_U("generation", t->generation), LOG_ERR(r));
+		log_error(p->log, "programming the executor failed; retrying in 1 s",
+			  LOG_S("executor", proxy_exec_name(&p->exec)),
+			  LOG_U("generation", t->generation), LOG_ERR(r));
 		p->table = NULL;
+		p->pending = t;
+		if (!loop_timer_armed(&p->retry_timer))
+			loop_timer_arm(p->loop, &p->retry_timer, RETRY_DELAY_NS);
 		return;
 	}
 	p->table = t;
+	p->pending = NULL;
+	if (loop_timer_armed(&p->retry_timer))
+		loop_timer_disarm(p->loop, &p->retry_timer);
 	p->retire_gen = t->generation;
 	loop_timer_arm(p->loop, &p->retire_timer, RETIRE_DELAY_NS);
 
@@ -133,9 +162,38 @@ static void sync_now(struct loop_task *task)
 			 LOG_U("vips", t->n_services), LOG_U("generation", t->generation));
 	} else {
 		log_debug(p->log, "synced", LOG_U("generation", t->generation),
-			  LOG_U("vips", t->n_services), LOG_U("rings_written", delta.n_rings_written),
+			  LOG_U("vips", t->n_services),
+			  LOG_U("rings_written", delta ? delta->n_rings_written : t->n_services),
 			  LOG_D("seconds", secs));
 	}
+}
+
+static void retry(struct loop_timer *timer)
+{
+	struct proxy *p = container_of(timer, struct proxy, retry_timer);
+
+	if (p->pending)
+		program(p, p->pending, NULL, loop_now(p->loop));
+}
+
+static void sync_now(struct loop_task *task)
+{
+	struct proxy *p = container_of(task, struct proxy, sync_task);
+	struct lb_delta delta = {0};
+	uint64_t t0 = loop_now(p->loop);
+
+	p->sync_queued = false;
+	const struct lb_table *t = lb_compiler_build(p->comp, &delta);
+	if (!t) {
+		/* Nothing changed; a first sync of an empty source still counts. */
+		if (p->synced && !p->ready && p->table)
+			p->ready = true;
+		if (!p->pending)
+			p->n_triggers = 0;
+		return;
+	}
+	/* After a failure the executor's state is unknown: write everything. */
+	program(p, t, p->table ? &delta : NULL, t0);
 }
 
 static void request_sync(struct proxy *p)
@@ -298,6 +356,7 @@ int proxy_new(struct loop *l, struct metrics_registry *m, const struct logger *l
 	p->cfg = *cfg;
 	p->sync_task.fn = sync_now;
 	p->retire_timer.fn = retire;
+	p->retry_timer.fn = retry;
 	p->comp = lb_compiler_new(&(struct lb_compiler_config){
 		.node_name = cfg->node_name,
 		.node_addrs = cfg->node_ips,
@@ -339,6 +398,11 @@ struct proxy *proxy_free(struct proxy *p)
 	p->api = proxy_api_free(p->api);
 	if (loop_timer_armed(&p->retire_timer))
 		loop_timer_disarm(p->loop, &p->retire_timer);
+	if (loop_timer_armed(&p->retry_timer))
+		loop_timer_disarm(p->loop, &p->retry_timer);
+	for (size_t i = 0; i < p->n_id_names; i++)
+		free(p->id_names[i]);
+	free(p->id_names);
 	if (p->sync_queued)
 		loop_defer_cancel(p->loop, &p->sync_task);
 	proxy_exec_close(&p->exec);

@@ -35,6 +35,10 @@ struct proxy_config {
 	unsigned n_node_ips;
 	bool fullnat, dsr;
 	struct lb_addr snat_addr;
+	/* BPF map capacities (0: bpf/lb_maps.h's defaults): service ports,
+	 * backends, ring slots (the sum of every service port's Maglev size),
+	 * conntrack entries. */
+	__u32 max_services, max_backends, ring_slots, max_flows;
 };
 
 struct proxy;

@@ -25,6 +25,10 @@ out=$("$kelp" proxy --from-file a --kubeconfig b 2>&1)
 contains "one source only" "$out" "give exactly one of --kubeconfig and --from-file"
 out=$("$kelp" proxy --from-file a --node-ip 300.1.1.1 2>&1)
 contains "a bad --node-ip is refused" "$out" '--node-ip: "300.1.1.1" is not an IP address'
+out=$("$kelp" proxy --from-file /dev/null --lb-mode dsr 2>&1)
+contains "DSR without the node's address is refused" "$out" "--lb-mode dsr needs --snat-address"
+out=$("$kelp" proxy --from-file /dev/null --lb-map-sizes ring-slots=0 2>&1)
+contains "a bad --lb-map-sizes is refused" "$out" "--lb-map-sizes: want a list of services=N"
 
 service() { # name clusterIP [type nodePort]
 	cat <<EOF
