@@ -41,6 +41,16 @@ int lb_ebpf_open(const struct lb_ebpf_config *cfg, struct lb_ebpf **ret, char **
 int lb_ebpf_apply(struct lb_ebpf *e, const struct lb_table *t, const __u32 *arena,
 		  __u32 arena_size, const struct lb_delta *delta);
 
+/* What the maps hold, read back after a restart for lb_compiler_adopt():
+ * the backend array up to its last slot in use (id 0: empty) and every
+ * service. Both arrays are the caller's to free. */
+int lb_ebpf_snapshot(struct lb_ebpf *e, struct lb_backend **ret_be, __u32 *ret_n_be,
+		     struct lb_service **ret_svcs, __u32 *ret_n_svcs);
+/* The ring array up to the end of the last ring of svcs (as the snapshot
+ * gave them), for lb_compiler_adopt_rings(). The caller's to free. */
+int lb_ebpf_snapshot_rings(struct lb_ebpf *e, const struct lb_service *svcs, __u32 n_svcs,
+			   __u32 **ret_slots, __u32 *ret_n_slots);
+
 /* The sums over CPUs of one service port's counters. */
 int lb_ebpf_counters(struct lb_ebpf *e, __u32 service_id, struct lb_counters *ret);
 /* Zero one service port's counters (its id is being reused). */

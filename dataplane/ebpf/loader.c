@@ -565,6 +565,81 @@ int lb_ebpf_apply(struct lb_ebpf *e, const struct lb_table *t, const __u32 *aren
 	return r;
 }
 
+/* ---- what an earlier run left ---------------------------------------------------------------- */
+
+/* vals[0..n) from keys 0, 1, ... of an array map, in batches. */
+static int array_read(int fd, __u32 n, void *vals, size_t vsize)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	enum { CHUNK = 65536 };
+	_cleanup_free_ __u32 *keys = xnew(__u32, MIN(n, (__u32)CHUNK));
+	__u32 last = 0, done = 0;
+
+	while (done < n) {
+		__u32 count = MIN(n - done, (__u32)CHUNK);
+		int r = bpf_map_lookup_batch(fd, done ? &last : NULL, &last, keys,
+					     (char *)vals + (size_t)done * vsize, &count, &o);
+		if (r < 0 && errno != ENOENT)
+			return -errno;
+		done += count;
+		if (r < 0 || count == 0)
+			break;
+	}
+	return done == n ? 0 : -EIO;
+}
+
+int lb_ebpf_snapshot(struct lb_ebpf *e, struct lb_backend **ret_be, __u32 *ret_n_be,
+		     struct lb_service **ret_svcs, __u32 *ret_n_svcs)
+{
+	_cleanup_free_ struct lb_backend *be = xnew(struct lb_backend, e->max_backends);
+	_cleanup_free_ struct lb_service *svcs = NULL;
+	int fd = bpf_map__fd(e->skel->maps.lb_services);
+	struct lb_vip_key key, next;
+	__u32 n_be = e->max_backends, n = 0, cap = 0;
+	int r = array_read(bpf_map__fd(e->skel->maps.lb_backends), n_be, be, sizeof(*be));
+
+	if (r < 0)
+		return r;
+	while (n_be && !be[n_be - 1].id)
+		n_be--;
+	for (void *prev = NULL; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+		key = next;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			svcs = xrealloc(svcs, cap * sizeof(*svcs));
+		}
+		if (bpf_map_lookup_elem(fd, &key, &svcs[n]) < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			continue;
+		}
+		svcs[n++].key = key;
+	}
+	*ret_be = xrealloc(TAKE_PTR(be), (size_t)n_be * sizeof(struct lb_backend));
+	*ret_n_be = n_be;
+	*ret_svcs = TAKE_PTR(svcs);
+	*ret_n_svcs = n;
+	return 0;
+}
+
+int lb_ebpf_snapshot_rings(struct lb_ebpf *e, const struct lb_service *svcs, __u32 n_svcs,
+			   __u32 **ret_slots, __u32 *ret_n_slots)
+{
+	__u32 n = 0;
+
+	/* A ring past the map's end was never written (lb_ebpf_apply refuses it). */
+	for (__u32 i = 0; i < n_svcs; i++)
+		if ((__u64)svcs[i].ring_off + svcs[i].ring_size <= e->ring_slots)
+			n = MAX(n, svcs[i].ring_off + svcs[i].ring_size);
+	_cleanup_free_ __u32 *slots = xnew(__u32, n);
+	int r = array_read(bpf_map__fd(e->skel->maps.lb_rings), n, slots, sizeof(__u32));
+	if (r < 0)
+		return r;
+	*ret_slots = TAKE_PTR(slots);
+	*ret_n_slots = n;
+	return 0;
+}
+
 /* ---- counters, description, lifetime ------------------------------------------------------ */
 
 int lb_ebpf_counters(struct lb_ebpf *e, __u32 service_id, struct lb_counters *ret)

@@ -107,3 +107,23 @@ void lb_arena_clear(struct lb_arena *a)
 	free(a->slots);
 	*a = (struct lb_arena){0};
 }
+
+void lb_arena_adopt(struct lb_arena *a, __u32 end)
+{
+	if (end <= a->size)
+		return;
+	if (end > a->cap)
+		grow(a, end, 0);
+	memset(a->slots + a->size, 0, (size_t)(end - a->size) * sizeof(__u32));
+	a->size = end;
+}
+
+void lb_arena_drop_span(struct lb_arena *a, __u32 off, __u32 n, __u64 gen)
+{
+	for (int k = (int)lb_n_ring_sizes - 1; k >= 0; k--)
+		while (n >= lb_ring_sizes[k]) {
+			lb_arena_drop(a, off, lb_ring_sizes[k], gen);
+			off += lb_ring_sizes[k];
+			n -= lb_ring_sizes[k];
+		}
+}

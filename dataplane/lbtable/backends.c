@@ -27,21 +27,27 @@ static void set_flags(struct lb_compiler *c, __u32 idx)
 	}
 }
 
+/* Room in the backend arrays for index idx. */
+static void reserve(struct lb_compiler *c, __u32 idx)
+{
+	if (idx < c->be_cap)
+		return;
+	__u32 cap = c->be_cap ? c->be_cap * 2 : 1024;
+	while (cap <= idx)
+		cap *= 2;
+	c->be = xrealloc(c->be, cap * sizeof(*c->be));
+	c->be_meta = xrealloc(c->be_meta, cap * sizeof(*c->be_meta));
+	memset(c->be + c->be_cap, 0, (cap - c->be_cap) * sizeof(*c->be));
+	memset(c->be_meta + c->be_cap, 0, (cap - c->be_cap) * sizeof(*c->be_meta));
+	c->be_cap = cap;
+}
+
 static __u32 create(struct lb_compiler *c, const struct lb_be_ident *id,
 		    const struct lb_addr *a, __u16 port, __u8 proto)
 {
 	__u32 idx = lb_idpool_alloc(&c->be_idx);
 
-	if (idx >= c->be_cap) {
-		__u32 cap = c->be_cap ? c->be_cap * 2 : 1024;
-		while (cap <= idx)
-			cap *= 2;
-		c->be = xrealloc(c->be, cap * sizeof(*c->be));
-		c->be_meta = xrealloc(c->be_meta, cap * sizeof(*c->be_meta));
-		memset(c->be + c->be_cap, 0, (cap - c->be_cap) * sizeof(*c->be));
-		memset(c->be_meta + c->be_cap, 0, (cap - c->be_cap) * sizeof(*c->be_meta));
-		c->be_cap = cap;
-	}
+	reserve(c, idx);
 	/* Ids are never reused, and never 0. */
 	if (!c->next_be_id)
 		c->next_be_id = 1;
@@ -79,14 +85,33 @@ void lb_backend_release(struct lb_compiler *c, const struct lb_be_ref *ref, __u6
 	m->refs--;
 	m->terminating -= ref->state == LB_EP_TERMINATING;
 	m->local -= ref->local;
-	if (m->refs) {
+	if (m->refs)
 		set_flags(c, ref->idx);
-		return;
-	}
-	struct lb_backend *b = &c->be[ref->idx];
+	else
+		lb_backend_forget(c, ref->idx, gen);
+}
+
+void lb_backend_forget(struct lb_compiler *c, __u32 idx, __u64 gen)
+{
+	struct lb_backend *b = &c->be[idx];
 	struct lb_be_ident id = lb_be_ident(&b->addr, ntohs(b->port), b->proto);
+
 	lb_hmap_del(&c->be_map, id.b, sizeof(id.b));
 	*b = (struct lb_backend){0};
-	lb_idpool_release(&c->be_idx, ref->idx, gen);
+	lb_idpool_release(&c->be_idx, idx, gen);
 	c->changed = true;
+}
+
+void lb_backend_adopt(struct lb_compiler *c, __u32 idx, const struct lb_backend *b)
+{
+	struct lb_be_ident id = lb_be_ident(&b->addr, ntohs(b->port), b->proto);
+
+	reserve(c, idx);
+	/* No ring holds it yet: no flags until one does. */
+	c->be[idx] = (struct lb_backend){.addr = b->addr, .port = b->port, .proto = b->proto,
+					 .id = b->id};
+	c->be_meta[idx] = (struct lb_backend_meta){0};
+	lb_hmap_put(&c->be_map, id.b, sizeof(id.b), (void *)(uintptr_t)(idx + 1));
+	if (c->next_be_id <= b->id)
+		c->next_be_id = b->id + 1;
 }

@@ -57,6 +57,7 @@ struct lb_compiler *lb_compiler_free(struct lb_compiler *c)
 		free(c->id_names[i]);
 	free(c->id_names);
 	lb_arena_clear(&c->arena);
+	lb_adoption_free(c->adopt);
 	for (unsigned i = 0; i < c->n_blocks; i++)
 		free(c->blocks[i].t);
 	free(c->blocks);
@@ -300,6 +301,7 @@ const struct lb_table *lb_compiler_build(struct lb_compiler *c, struct lb_delta 
 			svc_free(s);
 		}
 	}
+	lb_adopt_finish(c, gen);
 	if (c->built && !c->changed)
 		return NULL;
 

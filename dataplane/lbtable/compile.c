@@ -96,9 +96,9 @@ static void note_written(struct lb_compiler *c, __u32 off)
 	c->written[c->n_written++] = off;
 }
 
-/* Write ring r: cand[i] is backend vals[i]. */
-static void write_ring(struct lb_compiler *c, const struct lb_ring *r, const struct cand *cand,
-		       const __u32 *vals, __u8 proto)
+/* Ring r into out[0..r->size): cand[i] is backend vals[i]. */
+static void maglev_fill(const struct lb_ring *r, const struct cand *cand, const __u32 *vals,
+			__u8 proto, __u32 *out)
 {
 	_cleanup_free_ struct lb_be_ident *ids = xnew(struct lb_be_ident, r->n);
 	_cleanup_free_ struct lb_maglev_input *in = xnew(struct lb_maglev_input, r->n);
@@ -109,15 +109,17 @@ static void write_ring(struct lb_compiler *c, const struct lb_ring *r, const str
 						 .weight = 1, .value = vals[i]};
 	}
 	/* Cannot fail: identities are distinct and the size is a prime above n. */
-	if (lb_maglev_build(in, r->n, r->size, c->arena.slots + r->off) < 0)
+	if (lb_maglev_build(in, r->n, r->size, out) < 0)
 		abort();
-	note_written(c, r->off);
 }
 
-/* Bring ring r to the endpoints it must hold now. */
+/* Bring ring r to the endpoints it must hold now. keys[0..n_keys) are the
+ * VIPs that read it, while a previous process's table is being taken over
+ * (lb_compiler_adopt): the ring one of them read is kept in place when it
+ * comes out the same. */
 static void ring_update(struct lb_compiler *c, const struct lb_svc *s,
 			const struct lb_port_spec *ps, struct lb_ring *r, int f, int scope,
-			__u64 gen)
+			__u64 gen, const struct lb_vip_key *const *keys, unsigned n_keys)
 {
 	_cleanup_free_ struct cand *cand = NULL;
 	unsigned n = gather(s, ps, f, scope == LB_SCOPE_LOCAL, &cand);
@@ -156,8 +158,20 @@ static void ring_update(struct lb_compiler *c, const struct lb_svc *s,
 	c->changed = true;
 	if (!m)
 		return;
+	_cleanup_free_ __u32 *ring = NULL;
+	if (n_keys) {
+		ring = xnew(__u32, m);
+		maglev_fill(r, cand, vals, ps->proto, ring);
+		for (unsigned i = 0; i < n_keys; i++)
+			if (lb_adopt_ring(c, keys[i], ring, m, n, &r->off))
+				return;
+	}
 	r->off = lb_arena_alloc(&c->arena, m, gen);
-	write_ring(c, r, cand, vals, ps->proto);
+	if (ring)
+		memcpy(c->arena.slots + r->off, ring, (size_t)m * sizeof(__u32));
+	else
+		maglev_fill(r, cand, vals, ps->proto, c->arena.slots + r->off);
+	note_written(c, r->off);
 }
 
 /* ---- VIPs ------------------------------------------------------------------------------- */
@@ -228,18 +242,27 @@ static void compile_port(struct lb_compiler *c, const struct lb_svc *s,
 	_cleanup_free_ struct plan *pl = xnew(struct plan, cap);
 	unsigned n = plan_vips(c, sp, ps, pl);
 	bool need[LB_N_FAM][LB_N_SCOPE] = {{false}};
+	/* Taking over (lb_compiler_adopt): which VIPs read each ring. */
+	_cleanup_free_ const struct lb_vip_key **keys =
+		c->adopt ? xnew(const struct lb_vip_key *, n) : NULL;
 
 	for (unsigned i = 0; i < n; i++)
 		need[pl[i].fam][pl[i].scope] = true;
 	for (int f = 0; f < LB_N_FAM; f++)
 		for (int sc = 0; sc < LB_N_SCOPE; sc++) {
+			unsigned nk = 0;
+			for (unsigned i = 0; keys && i < n; i++)
+				if (pl[i].fam == f && pl[i].scope == sc)
+					keys[nk++] = &pl[i].v.key;
 			if (need[f][sc])
-				ring_update(c, s, ps, &p->rings[f][sc], f, sc, gen);
+				ring_update(c, s, ps, &p->rings[f][sc], f, sc, gen, keys, nk);
 			else
 				ring_release(c, &p->rings[f][sc], gen);
 		}
 
-	/* The id lives as long as the port has a VIP. */
+	/* The id lives as long as the port has a VIP; taking over, a VIP's old one. */
+	for (unsigned i = 0; c->adopt && p->id == LB_NO_ID && i < n; i++)
+		p->id = lb_adopt_service_id(c, &pl[i].v.key);
 	if (n && p->id == LB_NO_ID)
 		p->id = lb_idpool_alloc(&c->ids);
 	else if (!n && p->id != LB_NO_ID) {

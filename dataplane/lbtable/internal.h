@@ -61,6 +61,10 @@ __u32 lb_idpool_alloc(struct lb_idpool *p);
 void lb_idpool_release(struct lb_idpool *p, __u32 id, __u64 gen);
 void lb_idpool_retire(struct lb_idpool *p, __u64 g);
 void lb_idpool_clear(struct lb_idpool *p);
+/* An empty pool takes over numbers handed out before: used[0..n) (sorted,
+ * distinct, each below hwm) stay in use, and the others below hwm become
+ * free once generation gen is retired. */
+void lb_idpool_adopt(struct lb_idpool *p, const __u32 *used, __u32 n, __u32 hwm, __u64 gen);
 
 /* ---- the ring arena (arena.c) ---------------------------------------------------------- */
 
@@ -100,6 +104,11 @@ void lb_arena_drop(struct lb_arena *a, __u32 off, __u32 m, __u64 gen);
 void lb_arena_publish(struct lb_arena *a);
 void lb_arena_retire(struct lb_arena *a, __u64 g);
 void lb_arena_clear(struct lb_arena *a);
+/* An empty arena starts with [0, end) handed out (a previous process's rings). */
+void lb_arena_adopt(struct lb_arena *a, __u32 end);
+/* Generation gen no longer reads [off, off + n), n of any size: dropped as
+ * the largest ring sizes that fit, the rest (under 251 slots) never reused. */
+void lb_arena_drop_span(struct lb_arena *a, __u32 off, __u32 n, __u64 gen);
 
 /* ---- addresses ------------------------------------------------------------------------- */
 
@@ -263,6 +272,7 @@ struct lb_compiler {
 	__u32 n_id_names;
 
 	struct lb_arena arena;
+	struct lb_adoption *adopt; /* lb_compiler_adopt()'s, until the first build ends */
 	__u64 generation;          /* of the newest table */
 	bool built, changed;       /* changed: the next table differs from the newest */
 	struct lb_block *blocks;   /* tables not yet retired, oldest first */
@@ -285,6 +295,27 @@ __u32 lb_backend_acquire(struct lb_compiler *c, const struct lb_addr *a, __u16 p
 			 __u8 state, bool local);
 /* Drop a hold; the last one frees the backend from generation gen on. */
 void lb_backend_release(struct lb_compiler *c, const struct lb_be_ref *ref, __u64 gen);
+
+/* A backend a previous process had at idx (lb_compiler_adopt): the same
+ * index and id when something acquires its identity again. */
+void lb_backend_adopt(struct lb_compiler *c, __u32 idx, const struct lb_backend *b);
+/* Free backend idx from generation gen on (no ring holds it). */
+void lb_backend_forget(struct lb_compiler *c, __u32 idx, __u64 gen);
+
+/* ---- what a previous process left in the executor (adopt.c) ----------------------------- */
+
+struct lb_adoption;
+/* The service-port id VIP k had, if no port has taken it yet: taken now.
+ * LB_NO_ID otherwise. */
+__u32 lb_adopt_service_id(struct lb_compiler *c, const struct lb_vip_key *k);
+/* The arena offset of the ring VIP k read, if that range holds exactly
+ * ring[0..m) over n backends and no ring has taken it yet: taken now. */
+bool lb_adopt_ring(struct lb_compiler *c, const struct lb_vip_key *k, const __u32 *ring,
+		   __u32 m, __u32 n, __u32 *ret_off);
+/* The first build (generation gen) has compiled everything: what no object
+ * took again (backends, ids, ring ranges) is dropped as of gen. */
+void lb_adopt_finish(struct lb_compiler *c, __u64 gen);
+struct lb_adoption *lb_adoption_free(struct lb_adoption *a);
 
 /* Compile one Service key for generation gen. */
 void lb_svc_compile(struct lb_compiler *c, struct lb_svc *s, __u64 gen);

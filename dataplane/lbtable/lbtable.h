@@ -216,6 +216,25 @@ int lb_compiler_delete_service(struct lb_compiler *c, const char *ns, const char
 int lb_compiler_set_slice(struct lb_compiler *c, const json_t *slice, char **ret_err);
 int lb_compiler_delete_slice(struct lb_compiler *c, const char *ns, const char *name);
 
+/* Take over the table a previous process left in an executor (read back
+ * from its maps after a restart), before the first build: be[0..n_be) is
+ * its backend array (id 0: an empty slot), svcs[0..n_svcs) its services.
+ * A backend whose identity the first build acquires again gets its old
+ * index and id (new ids come from above every id in be), and a VIP gets
+ * its old service-port id. The arena ranges the old services read are not
+ * written by the first build; what it does not take again (backends, ids,
+ * ranges) it drops like anything it drops, so they are reused only once it
+ * is retired. Call it before any build, with every object of the first
+ * build set before that build. -EBUSY after a build or a second call, -EINVAL (and nothing
+ * taken) for what kelp cannot have written. */
+int lb_compiler_adopt(struct lb_compiler *c, const struct lb_backend *be, __u32 n_be,
+		      const struct lb_service *svcs, __u32 n_svcs);
+/* Optional, after lb_compiler_adopt() and before the first build: what the
+ * executor's ring array holds, slots[0..n_slots). A ring of the first build
+ * that comes out exactly as the one its VIP read then stays in place and is
+ * not written (not in the delta). -EBUSY when out of that order. */
+int lb_compiler_adopt_rings(struct lb_compiler *c, const __u32 *slots, __u32 n_slots);
+
 /* Compile what changed since the last build into a new generation (the
  * first build is generation 1, each next one + 1). Only services whose
  * Service or EndpointSlices changed are recompiled, and only a ring whose

@@ -71,3 +71,16 @@ void lb_idpool_clear(struct lb_idpool *p)
 	free(p->pend);
 	*p = (struct lb_idpool){0};
 }
+
+void lb_idpool_adopt(struct lb_idpool *p, const __u32 *used, __u32 n, __u32 hwm, __u64 gen)
+{
+	__u32 k = 0;
+
+	for (__u32 id = 0; id < hwm; id++) {
+		if (k < n && used[k] == id)
+			k++;
+		else
+			lb_idpool_release(p, id, gen);
+	}
+	p->hwm = hwm;
+}

@@ -125,6 +125,33 @@ void proxy_exec_counters_reset(struct proxy_exec *x, __u32 service_id)
 #endif
 }
 
+int proxy_exec_snapshot(struct proxy_exec *x, struct proxy_snapshot *ret)
+{
+	struct proxy_snapshot s = {0};
+
+#ifdef KELP_HAVE_EBPF
+	if (x->ebpf) {
+		int r = lb_ebpf_snapshot(x->ebpf, &s.be, &s.n_be, &s.svcs, &s.n_svcs);
+		if (r == 0)
+			r = lb_ebpf_snapshot_rings(x->ebpf, s.svcs, s.n_svcs, &s.rings, &s.n_rings);
+		if (r < 0) {
+			proxy_snapshot_done(&s);
+			return r;
+		}
+	}
+#endif
+	*ret = s;
+	return 0;
+}
+
+void proxy_snapshot_done(struct proxy_snapshot *s)
+{
+	free(s->be);
+	free(s->svcs);
+	free(s->rings);
+	*s = (struct proxy_snapshot){0};
+}
+
 void proxy_exec_close(struct proxy_exec *x)
 {
 #ifdef KELP_HAVE_EBPF

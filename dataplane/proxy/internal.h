@@ -33,6 +33,20 @@ void proxy_exec_counters_reset(struct proxy_exec *x, __u32 service_id);
 void proxy_exec_close(struct proxy_exec *x);
 const char *proxy_exec_name(const struct proxy_exec *x);
 
+/* The table an earlier proxy left in the executor: backends by index (id 0:
+ * empty), services, and the ring slots up to their last ring. */
+struct proxy_snapshot {
+	struct lb_backend *be;
+	__u32 n_be;
+	struct lb_service *svcs;
+	__u32 n_svcs;
+	__u32 *rings;
+	__u32 n_rings;
+};
+/* Read it back; all empty for an executor that keeps nothing (none). */
+int proxy_exec_snapshot(struct proxy_exec *x, struct proxy_snapshot *ret);
+void proxy_snapshot_done(struct proxy_snapshot *s);
+
 /* ---- sources ---- */
 struct proxy_file;
 /* Every object of a file's contents (JSON: one object or a List; YAML: the

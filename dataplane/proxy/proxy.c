@@ -35,6 +35,9 @@ struct proxy {
 	size_t n_id_names;
 	int64_t *triggers;            /* change times awaiting programming */
 	size_t n_triggers, cap_triggers;
+	bool adopting;                /* took over an earlier proxy's table; nothing built yet */
+	__u32 *carried_ids;           /* its service ids (sorted): counters that go on counting */
+	size_t n_carried_ids;         /* ... until the first table is programmed */
 
 	struct metric *sync_seconds, *netprog_seconds, *last_sync, *generation, *vips;
 	struct metric *sync_errors;
@@ -92,6 +95,12 @@ static void retire(struct loop_timer *t)
 	lb_compiler_retire(p->comp, p->retire_gen);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+	return (x > y) - (x < y);
+}
+
 /* A service-port id counts for one Service port at a time: zero its
  * counters when this process first hands it out or it changes hands. */
 static void counters_adopt(struct proxy *p, const struct lb_table *t)
@@ -111,9 +120,13 @@ static void counters_adopt(struct proxy *p, const struct lb_table *t)
 		}
 		if (p->id_names[id] && streq(p->id_names[id], name))
 			continue;
+		/* A VIP keeps the id an earlier proxy gave it: its counters go on. */
+		bool carried = !p->id_names[id] &&
+			       bsearch(&id, p->carried_ids, p->n_carried_ids, sizeof(__u32), cmp_u32);
 		free(p->id_names[id]);
 		p->id_names[id] = xstrdup(name);
-		proxy_exec_counters_reset(&p->exec, id);
+		if (!carried)
+			proxy_exec_counters_reset(&p->exec, id);
 	}
 }
 
@@ -141,6 +154,9 @@ static void program(struct proxy *p, const struct lb_table *t, const struct lb_d
 	}
 	p->table = t;
 	p->pending = NULL;
+	free(p->carried_ids);
+	p->carried_ids = NULL;
+	p->n_carried_ids = 0;
 	if (loop_timer_armed(&p->retry_timer))
 		loop_timer_disarm(p->loop, &p->retry_timer);
 	p->retire_gen = t->generation;
@@ -183,6 +199,12 @@ static void sync_now(struct loop_task *task)
 	uint64_t t0 = loop_now(p->loop);
 
 	p->sync_queued = false;
+	/* Taking over: the first table must see the whole state, or backends not
+	 * delivered yet would lose their indexes (kube-proxy waits as well). */
+	if (p->adopting && !p->synced)
+		return;
+	bool adopted = p->adopting;
+	p->adopting = false;
 	const struct lb_table *t = lb_compiler_build(p->comp, &delta);
 	if (!t) {
 		/* Nothing changed; a first sync of an empty source still counts. */
@@ -192,8 +214,9 @@ static void sync_now(struct loop_task *task)
 			p->n_triggers = 0;
 		return;
 	}
-	/* After a failure the executor's state is unknown: write everything. */
-	program(p, t, p->table ? &delta : NULL, t0);
+	/* After a failure the executor's state is unknown: write everything.
+	 * After a take-over it is known: the rings kept in place are there. */
+	program(p, t, p->table || adopted ? &delta : NULL, t0);
 }
 
 static void request_sync(struct proxy *p)
@@ -338,6 +361,48 @@ static void register_metrics(struct proxy *p, struct metrics_registry *m,
 
 /* ---- life ------------------------------------------------------------------------ */
 
+/* An earlier proxy left its table in the executor (pinned maps): seed the
+ * compiler with it, so that the same objects keep their backend indexes and
+ * ids (established flows keep their backends, whatever order the objects
+ * come in), VIPs keep their service ids, and the first apply writes no ring
+ * where an old service still reads one. */
+static void adopt(struct proxy *p)
+{
+	struct proxy_snapshot s;
+	__u32 n_be = 0;
+	int r = proxy_exec_snapshot(&p->exec, &s);
+
+	if (r < 0) {
+		log_warn(p->log, "reading back the executor's table failed; numbering afresh",
+			 LOG_ERR(r));
+		return;
+	}
+	if (!s.n_be && !s.n_svcs) {
+		proxy_snapshot_done(&s);
+		return;
+	}
+	r = lb_compiler_adopt(p->comp, s.be, s.n_be, s.svcs, s.n_svcs);
+	if (r == 0)
+		r = lb_compiler_adopt_rings(p->comp, s.rings, s.n_rings);
+	if (r < 0) {
+		log_warn(p->log, "the executor's table cannot be taken over; numbering afresh",
+			 LOG_ERR(r));
+		proxy_snapshot_done(&s);
+		return;
+	}
+	for (__u32 i = 0; i < s.n_be; i++)
+		n_be += s.be[i].id != 0;
+	p->carried_ids = xnew(__u32, s.n_svcs);
+	for (__u32 i = 0; i < s.n_svcs; i++)
+		p->carried_ids[i] = s.svcs[i].id;
+	qsort(p->carried_ids, s.n_svcs, sizeof(__u32), cmp_u32);
+	p->n_carried_ids = s.n_svcs;
+	p->adopting = true;
+	log_info(p->log, "adopted the executor's table", LOG_U("backends", n_be),
+		 LOG_U("vips", s.n_svcs), LOG_U("ring_slots", s.n_rings));
+	proxy_snapshot_done(&s);
+}
+
 struct proxy_box {
 	struct proxy p;
 	struct counter_collector cc[4];
@@ -374,6 +439,7 @@ int proxy_new(struct loop *l, struct metrics_registry *m, const struct logger *l
 	}
 	log_info(log, "executor", LOG_S("dataplane", proxy_exec_name(&p->exec)),
 		 LOG_S("why", p->exec.why));
+	adopt(p);
 
 	if (cfg->from_file)
 		r = proxy_file_open(p, cfg->from_file, &p->file);
@@ -408,6 +474,7 @@ struct proxy *proxy_free(struct proxy *p)
 	proxy_exec_close(&p->exec);
 	p->comp = lb_compiler_free(p->comp);
 	free(p->triggers);
+	free(p->carried_ids);
 	free(container_of(p, struct proxy_box, p));
 	return NULL;
 }

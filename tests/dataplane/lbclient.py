@@ -7,6 +7,8 @@ index.html names it). Prints one JSON object.
   lbclient.py ports FIRST N ADDR PORT     {"40000": "backend 2", ...} (fixed source ports)
   lbclient.py hold ADDR PORT              connect, send half a request, print
                                           "held", finish it after a line on stdin
+  lbclient.py holdmany N ADDR PORT        the same with N connections:
+                                          {"41234": "backend 1", ...} by source port
   lbclient.py udp N ADDR PORT             N datagrams, {"backend 1": .., "sources": [...]}
 """
 import json
@@ -15,6 +17,28 @@ import struct
 import sys
 
 LINGER_RST = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT, the port is free again
+
+
+def body(s):
+    """The body of the HTTP/1.0 answer on s, read to the end, stripped."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    b = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    return b.decode(errors="replace").strip()
+
+
+def half_open(addr, port):
+    """A connection with half a request sent: it stays open until finished."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect((addr, port))
+    s.sendall(b"GET / HTTP/1.0\r\n")
+    return s
 
 
 def get(addr, port, sport=None, timeout=3.0):
@@ -28,14 +52,7 @@ def get(addr, port, sport=None, timeout=3.0):
             s.bind(("", sport))
         s.connect((addr, port))
         s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-        return body.decode(errors="replace").strip() or "empty"
+        return body(s) or "empty"
     except OSError as e:
         return "error: " + (e.strerror or type(e).__name__)
     finally:
@@ -64,24 +81,27 @@ def main():
         first, n, addr, port = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
         print(json.dumps({str(p): get(addr, port, sport=p) for p in range(first, first + n)}))
     elif mode == "hold":
-        addr, port = sys.argv[2], int(sys.argv[3])
-        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect((addr, port))
-        s.sendall(b"GET / HTTP/1.0\r\n")
+        s = half_open(sys.argv[2], int(sys.argv[3]))
         print("held", flush=True)
         sys.stdin.readline()
         s.sendall(b"Host: vip\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-        print(json.dumps({"answer": body.decode(errors="replace").strip(),
-                          "peer": s.getpeername()[0]}))
+        print(json.dumps({"answer": body(s), "peer": s.getpeername()[0]}))
+    elif mode == "holdmany":
+        n, addr, port = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+        socks = [half_open(addr, port) for _ in range(n)]
+        print("held", flush=True)
+        sys.stdin.readline()
+        out = {}
+        for s in socks:
+            sport = str(s.getsockname()[1])
+            try:
+                s.sendall(b"Host: vip\r\n\r\n")
+                out[sport] = body(s) or "empty"
+            except OSError as e:
+                out[sport] = "error: " + (e.strerror or type(e).__name__)
+            finally:
+                s.close()
+        print(json.dumps(out), flush=True)
     elif mode == "udp":
         n, addr, port = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
         counts, sources = {"errors": 0}, set()
