@@ -12,6 +12,7 @@
 #include "dataplane/lbtable/lbtable.h"
 
 #include "tap.h"
+#include "lbt_test.h"
 
 /* JSON written with ' for " so the objects below stay readable. */
 static json_t *J(const char *s)
@@ -59,30 +60,14 @@ static const char *const objects[] = {
 
 static void put(struct lb_compiler *c, const char *text)
 {
-	json_t *o = J(text);
-	const char *kind = json_string_value(json_object_get(o, "kind"));
-	char *err = NULL;
-
-	CHECK(o && kind);
-	if (streq(kind, "Service"))
-		CHECK_INT(lb_compiler_set_service(c, o, &err), 0);
-	else
-		CHECK_INT(lb_compiler_set_slice(c, o, &err), 0);
-	if (err)
-		printf("# %s\n", err);
-	free(err);
-	json_decref(o);
+	lbt_set(c, J(text));
 }
 
 static const struct lb_table *build(struct lb_compiler *c, struct lb_delta *d)
 {
-	const struct lb_table *t = lb_compiler_build(c, d);
-	__u32 n;
-	const __u32 *arena = lb_compiler_arena(c, &n);
+	const struct lb_table *t = lbt_build(c, d);
 
 	CHECK(t != NULL);
-	if (t)
-		CHECK_INT(lb_table_check(t, t->size, arena, n), 0);
 	return t;
 }
 

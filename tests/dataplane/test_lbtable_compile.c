@@ -9,6 +9,7 @@
 #include "dataplane/lbtable/lbtable.h"
 
 #include "tap.h"
+#include "lbt_test.h"
 
 /* JSON written with ' for " so the objects below stay readable. */
 _printf_(1, 2) static json_t *J(const char *fmt, ...)
@@ -42,41 +43,6 @@ static json_t *slice(const char *name, const char *svc, const char *type, const 
 	return J("{'kind':'EndpointSlice','metadata':{'name':'%s','namespace':'default',"
 		 "'labels':{'kubernetes.io/service-name':'%s'}},'addressType':'%s',"
 		 "'ports':%s,'endpoints':%s}", name, svc, type, ports, eps);
-}
-
-static void set_svc(struct lb_compiler *c, json_t *o)
-{
-	char *err = NULL;
-
-	CHECK(o != NULL);
-	CHECK_INT(lb_compiler_set_service(c, o, &err), 0);
-	if (err)
-		printf("# %s\n", err);
-	free(err);
-	json_decref(o);
-}
-
-static void set_slice(struct lb_compiler *c, json_t *o)
-{
-	char *err = NULL;
-
-	CHECK(o != NULL);
-	CHECK_INT(lb_compiler_set_slice(c, o, &err), 0);
-	if (err)
-		printf("# %s\n", err);
-	free(err);
-	json_decref(o);
-}
-
-static const struct lb_table *build(struct lb_compiler *c, struct lb_delta *d)
-{
-	const struct lb_table *t = lb_compiler_build(c, d);
-	__u32 n;
-	const __u32 *arena = lb_compiler_arena(c, &n);
-
-	if (t)
-		CHECK_INT(lb_table_check(t, t->size, arena, n), 0);
-	return t;
 }
 
 static struct lb_vip_key key(const char *addr, unsigned port, __u8 proto)
@@ -161,11 +127,11 @@ static void test_cluster_ip_balances_over_ready_endpoints(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
 			   "[" EP("198.18.0.1") "," EP("198.18.0.2") ",{'addresses':['198.18.0.3'],"
 			   "'conditions':{'ready':false}}]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	const struct lb_service *s = vip(t, "198.19.0.10", 80);
 	CHECK(t && s);
 	CHECK_INT(t->generation, 1);
@@ -182,14 +148,14 @@ static void test_node_ports_external_ips_and_lb_ingress(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, J("{'kind':'Service','metadata':{'name':'lb','namespace':'default'},"
+	lbt_set(c, J("{'kind':'Service','metadata':{'name':'lb','namespace':'default'},"
 		     "'spec':{'type':'LoadBalancer','clusterIP':'198.19.0.11',"
 		     "'externalIPs':['198.18.200.1'],"
 		     "'ports':[{'port':443,'nodePort':30443}]},"
 		     "'status':{'loadBalancer':{'ingress':[{'ip':'198.18.201.1'},"
 		     "{'hostname':'lb.example'},{'ip':'198.18.201.2','ipMode':'Proxy'}]}}}"));
-	set_slice(c, slice("lb-1", "lb", "IPv4", "[{'port':8443}]", "[" EP("198.18.0.5") "]"));
-	const struct lb_table *t = build(c, NULL);
+	lbt_set(c, slice("lb-1", "lb", "IPv4", "[{'port':8443}]", "[" EP("198.18.0.5") "]"));
+	const struct lb_table *t = lbt_build(c, NULL);
 	const struct lb_service *cip = vip(t, "198.19.0.11", 443);
 	const struct lb_service *ext = vip(t, "198.18.200.1", 443);
 	const struct lb_service *ing = vip(t, "198.18.201.1", 443);
@@ -209,16 +175,16 @@ static void test_node_ports_external_ips_and_lb_ingress(void)
 	CHECK_STREQ(lb_compiler_service_name(c, cip->id), "default/lb:443");
 
 	/* allocateLoadBalancerNodePorts: false and no nodePort: no NodePort VIPs. */
-	set_svc(c, service("lb", "{'type':'LoadBalancer','clusterIP':'198.19.0.11',"
+	lbt_set(c, service("lb", "{'type':'LoadBalancer','clusterIP':'198.19.0.11',"
 			   "'allocateLoadBalancerNodePorts':false,'ports':[{'port':443}]}"));
-	t = build(c, NULL);
+	t = lbt_build(c, NULL);
 	CHECK(t && !vip(t, "198.18.100.1", 30443) && vip(t, "198.19.0.11", 443));
 	/* status.loadBalancer counts for type LoadBalancer only: as a ClusterIP
 	 * Service with a stale status it compiles to the same table. */
-	set_svc(c, J("{'kind':'Service','metadata':{'name':'lb','namespace':'default'},"
+	lbt_set(c, J("{'kind':'Service','metadata':{'name':'lb','namespace':'default'},"
 		     "'spec':{'clusterIP':'198.19.0.11','ports':[{'port':443}]},"
 		     "'status':{'loadBalancer':{'ingress':[{'ip':'198.18.201.1'}]}}}"));
-	CHECK(build(c, NULL) == NULL); /* the same VIPs as before: no new generation */
+	CHECK(lbt_build(c, NULL) == NULL); /* the same VIPs as before: no new generation */
 	lb_compiler_free(c);
 }
 
@@ -226,14 +192,14 @@ static void test_headless_and_external_name_compile_to_nothing(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("headless", "{'clusterIP':'None','ports':[{'port':80}],"
+	lbt_set(c, service("headless", "{'clusterIP':'None','ports':[{'port':80}],"
 			   "'externalIPs':['198.18.200.9']}"));
-	set_svc(c, service("ext", "{'type':'ExternalName','externalName':'example.com',"
+	lbt_set(c, service("ext", "{'type':'ExternalName','externalName':'example.com',"
 			   "'ports':[{'port':80}]}"));
-	set_svc(c, service("pending", "{'ports':[{'port':80}]}")); /* no ClusterIP yet */
-	set_slice(c, slice("headless-1", "headless", "IPv4", "[{'port':80}]",
+	lbt_set(c, service("pending", "{'ports':[{'port':80}]}")); /* no ClusterIP yet */
+	lbt_set(c, slice("headless-1", "headless", "IPv4", "[{'port':80}]",
 			   "[" EP("198.18.0.1") "]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	CHECK(t != NULL);
 	CHECK_INT(t->n_services, 0);
 	CHECK_INT(t->n_backends, 0);
@@ -244,17 +210,17 @@ static void test_service_ports_map_to_slice_ports_by_name_and_protocol(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("dns", "{'clusterIP':'198.19.0.53','ports':["
+	lbt_set(c, service("dns", "{'clusterIP':'198.19.0.53','ports':["
 			   "{'name':'dns','port':53,'protocol':'UDP','targetPort':'dns'},"
 			   "{'name':'dns-tcp','port':53,'protocol':'TCP','targetPort':'dns-tcp'},"
 			   "{'name':'metrics','port':9153,'targetPort':9153}]}"));
-	set_slice(c, slice("dns-1", "dns", "IPv4",
+	lbt_set(c, slice("dns-1", "dns", "IPv4",
 			   "[{'name':'dns','port':5353,'protocol':'UDP'},"
 			   "{'name':'dns-tcp','port':5354,'protocol':'TCP'},"
 			   "{'name':'dns','port':7777,'protocol':'TCP'},"
 			   "{'name':'metrics','port':9100}]",
 			   "[" EP("198.18.0.7") "]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	struct lb_vip_key udp = key("198.19.0.53", 53, LB_PROTO_UDP);
 	const struct lb_service *u = lb_table_find(t, &udp), *tc = vip(t, "198.19.0.53", 53);
 	const struct lb_service *m = vip(t, "198.19.0.53", 9153);
@@ -272,28 +238,28 @@ static void test_terminating_endpoints_serve_only_when_none_is_ready(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
 			   "[{'addresses':['198.18.0.1'],'conditions':{'ready':true}},"
 			   "{'addresses':['198.18.0.2'],'conditions':{'ready':false,'serving':true,"
 			   "'terminating':true}},"
 			   "{'addresses':['198.18.0.3'],'conditions':{'ready':false,'serving':false,"
 			   "'terminating':true}}]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.1:8080");
 
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
 			   "[{'addresses':['198.18.0.2'],'conditions':{'ready':false,'serving':true,"
 			   "'terminating':true}},"
 			   "{'addresses':['198.18.0.3'],'conditions':{'ready':false,'serving':false,"
 			   "'terminating':true}}]"));
-	t = build(c, NULL);
+	t = lbt_build(c, NULL);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.2:8080!");
 
 	/* Nothing serving at all: no ring, but the VIP stays (packets get refused). */
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
 			   "[{'addresses':['198.18.0.3'],'conditions':{'ready':false}}]"));
-	t = build(c, NULL);
+	t = lbt_build(c, NULL);
 	const struct lb_service *s = vip(t, "198.19.0.10", 80);
 	CHECK(s && s->ring_size == 0 && s->n_backends == 0);
 	lb_compiler_free(c);
@@ -305,19 +271,19 @@ static void test_traffic_policies_local_use_this_nodes_endpoints(void)
 	const char *eps = "[" EP_NODE("198.18.0.1", "node-a") "," EP_NODE("198.18.0.2", "node-b")
 			  "," EP_NODE("198.18.0.3", "node-a") "]";
 
-	set_svc(c, service("etp", "{'type':'NodePort','clusterIP':'198.19.0.20',"
+	lbt_set(c, service("etp", "{'type':'NodePort','clusterIP':'198.19.0.20',"
 			   "'externalTrafficPolicy':'Local','externalIPs':['198.18.200.20'],"
 			   "'ports':[{'name':'http','port':80,'nodePort':30080}]}"));
-	set_slice(c, slice("etp-1", "etp", "IPv4", HTTP_PORTS, eps));
-	set_svc(c, service("itp", "{'clusterIP':'198.19.0.21','internalTrafficPolicy':'Local',"
+	lbt_set(c, slice("etp-1", "etp", "IPv4", HTTP_PORTS, eps));
+	lbt_set(c, service("itp", "{'clusterIP':'198.19.0.21','internalTrafficPolicy':'Local',"
 			   "'ports':[{'name':'http','port':80}]}"));
-	set_slice(c, slice("itp-1", "itp", "IPv4", HTTP_PORTS, eps));
-	set_svc(c, service("none", "{'type':'NodePort','clusterIP':'198.19.0.22',"
+	lbt_set(c, slice("itp-1", "itp", "IPv4", HTTP_PORTS, eps));
+	lbt_set(c, service("none", "{'type':'NodePort','clusterIP':'198.19.0.22',"
 			   "'externalTrafficPolicy':'Local',"
 			   "'ports':[{'name':'http','port':80,'nodePort':30081}]}"));
-	set_slice(c, slice("none-1", "none", "IPv4", HTTP_PORTS,
+	lbt_set(c, slice("none-1", "none", "IPv4", HTTP_PORTS,
 			   "[" EP_NODE("198.18.0.9", "node-b") "]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 
 	const struct lb_service *cip = vip(t, "198.19.0.20", 80), *np = vip(t, "198.18.100.1", 30080);
 	const struct lb_service *ext = vip(t, "198.18.200.20", 80);
@@ -350,14 +316,14 @@ static void test_session_affinity_timeout(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("a", "{'clusterIP':'198.19.0.30','sessionAffinity':'ClientIP',"
+	lbt_set(c, service("a", "{'clusterIP':'198.19.0.30','sessionAffinity':'ClientIP',"
 			   "'ports':[{'port':80}]}"));
-	set_svc(c, service("b", "{'clusterIP':'198.19.0.31','sessionAffinity':'ClientIP',"
+	lbt_set(c, service("b", "{'clusterIP':'198.19.0.31','sessionAffinity':'ClientIP',"
 			   "'sessionAffinityConfig':{'clientIP':{'timeoutSeconds':600}},"
 			   "'ports':[{'port':80}]}"));
-	set_svc(c, service("c", "{'clusterIP':'198.19.0.32','sessionAffinity':'None',"
+	lbt_set(c, service("c", "{'clusterIP':'198.19.0.32','sessionAffinity':'None',"
 			   "'ports':[{'port':80}]}"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	const struct lb_service *a = vip(t, "198.19.0.30", 80), *b = vip(t, "198.19.0.31", 80);
 	const struct lb_service *n = vip(t, "198.19.0.32", 80);
 	CHECK(a && b && n);
@@ -373,14 +339,14 @@ static void test_dual_stack_rings_use_their_own_family(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("ds", "{'type':'NodePort','clusterIP':'198.19.0.40',"
+	lbt_set(c, service("ds", "{'type':'NodePort','clusterIP':'198.19.0.40',"
 			   "'clusterIPs':['198.19.0.40','fd00:19::40'],"
 			   "'ports':[{'name':'http','port':80,'nodePort':30040}]}"));
-	set_slice(c, slice("ds-v4", "ds", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
-	set_slice(c, slice("ds-v6", "ds", "IPv6", HTTP_PORTS,
+	lbt_set(c, slice("ds-v4", "ds", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
+	lbt_set(c, slice("ds-v6", "ds", "IPv6", HTTP_PORTS,
 			   "[" EP("fd00:18::1") "," EP("fd00:18::2") "]"));
-	set_slice(c, slice("ds-fqdn", "ds", "FQDN", HTTP_PORTS, "[" EP("web.example") "]"));
-	const struct lb_table *t = build(c, NULL);
+	lbt_set(c, slice("ds-fqdn", "ds", "FQDN", HTTP_PORTS, "[" EP("web.example") "]"));
+	const struct lb_table *t = lbt_build(c, NULL);
 	const struct lb_service *v4 = vip(t, "198.19.0.40", 80), *v6 = vip(t, "fd00:19::40", 80);
 	const struct lb_service *np6 = vip(t, "fd00:18::1", 30040);
 	CHECK(v4 && v6 && np6 && vip(t, "198.18.100.1", 30040));
@@ -396,20 +362,20 @@ static void test_an_endpoint_in_two_slices_counts_once(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS,
 			   "[" EP("198.18.0.1") "," EP("198.18.0.2") "]"));
-	set_slice(c, slice("web-2", "web", "IPv4", HTTP_PORTS,
+	lbt_set(c, slice("web-2", "web", "IPv4", HTTP_PORTS,
 			   "[" EP("198.18.0.2") ",{'addresses':['198.18.0.1'],"
 			   "'conditions':{'ready':false}}]"));
-	const struct lb_table *t = build(c, NULL);
+	const struct lb_table *t = lbt_build(c, NULL);
 	const struct lb_service *s = vip(t, "198.19.0.10", 80);
 	CHECK(s && s->n_backends == 2);
 	CHECK_RING(c, t, s, "198.18.0.1:8080,198.18.0.2:8080");
 	/* Two Services with the same endpoint share the backend entry. */
-	set_svc(c, service("web2", "{'clusterIP':'198.19.0.12','ports':[{'name':'http','port':80}]}"));
-	set_slice(c, slice("web2-1", "web2", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
-	t = build(c, NULL);
+	lbt_set(c, service("web2", "{'clusterIP':'198.19.0.12','ports':[{'name':'http','port':80}]}"));
+	lbt_set(c, slice("web2-1", "web2", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
+	t = lbt_build(c, NULL);
 	unsigned live = 0;
 	for (__u32 i = 0; i < t->n_backends; i++)
 		live += lb_table_backends(t)[i].id != 0;
@@ -421,34 +387,34 @@ static void test_deleting_slices_and_services(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
-	set_slice(c, slice("web-2", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
-	const struct lb_table *t = build(c, NULL);
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
+	lbt_set(c, slice("web-2", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
+	const struct lb_table *t = lbt_build(c, NULL);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.1:8080,198.18.0.2:8080");
 	__u32 id = vip(t, "198.19.0.10", 80)->id;
 
 	CHECK_INT(lb_compiler_delete_slice(c, "default", "web-1"), 0);
 	CHECK_INT(lb_compiler_delete_slice(c, "default", "nope"), 0);
-	t = build(c, NULL);
+	t = lbt_build(c, NULL);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.2:8080");
 	CHECK_INT(lb_table_backends(t)[t->n_backends - 1].id != 0, 1);
 
 	CHECK_INT(lb_compiler_delete_service(c, "default", "web"), 0);
 	CHECK_INT(lb_compiler_delete_service(c, "default", "web"), 0);
-	t = build(c, NULL);
+	t = lbt_build(c, NULL);
 	CHECK(t && t->n_services == 0 && t->n_backends == 0);
 
 	/* The id comes back once retired; the slice left over is used again. */
-	set_svc(c, service("web", WEB_SPEC));
-	t = build(c, NULL);
+	lbt_set(c, service("web", WEB_SPEC));
+	t = lbt_build(c, NULL);
 	CHECK(vip(t, "198.19.0.10", 80) && vip(t, "198.19.0.10", 80)->id != id);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.2:8080");
 	lb_compiler_delete_service(c, "default", "web");
-	build(c, NULL);
+	lbt_build(c, NULL);
 	lb_compiler_retire(c, t->generation + 1);
-	set_svc(c, service("web", WEB_SPEC));
-	t = build(c, NULL);
+	lbt_set(c, service("web", WEB_SPEC));
+	t = lbt_build(c, NULL);
 	CHECK_INT(vip(t, "198.19.0.10", 80)->id, id);
 	lb_compiler_free(c);
 }
@@ -463,8 +429,8 @@ static void three_services(struct lb_compiler *c)
 						      "[{'name':'http','port':80}]}", i + 1);
 		_cleanup_free_ char *eps = xasprintf("[" EP("198.18.1.%d") "," EP("198.18.2.%d") "]",
 						     i + 1, i + 1);
-		set_svc(c, service(name, spec));
-		set_slice(c, slice(sl, name, "IPv4", HTTP_PORTS, eps));
+		lbt_set(c, service(name, spec));
+		lbt_set(c, slice(sl, name, "IPv4", HTTP_PORTS, eps));
 	}
 }
 
@@ -474,21 +440,21 @@ static void test_a_change_rewrites_only_its_ring(void)
 	struct lb_delta d;
 
 	three_services(c);
-	const struct lb_table *t1 = build(c, &d);
+	const struct lb_table *t1 = lbt_build(c, &d);
 	CHECK_INT(d.n_rings_written, 3);
 	const struct lb_service s0 = *vip(t1, "198.19.1.1", 80), s1 = *vip(t1, "198.19.1.2", 80);
 	const struct lb_service s2 = *vip(t1, "198.19.1.3", 80);
 	__u32 be0 = lb_table_backends(t1)[0].id;
 
 	/* Nothing changed: no new generation. */
-	CHECK(build(c, &d) == NULL);
+	CHECK(lbt_build(c, &d) == NULL);
 	/* The same object again (an informer resync): still nothing. */
-	set_slice(c, slice("s1-1", "s1", "IPv4", HTTP_PORTS, "[" EP("198.18.1.2") "," EP("198.18.2.2") "]"));
-	CHECK(build(c, &d) == NULL);
+	lbt_set(c, slice("s1-1", "s1", "IPv4", HTTP_PORTS, "[" EP("198.18.1.2") "," EP("198.18.2.2") "]"));
+	CHECK(lbt_build(c, &d) == NULL);
 
-	set_slice(c, slice("s1-1", "s1", "IPv4", HTTP_PORTS,
+	lbt_set(c, slice("s1-1", "s1", "IPv4", HTTP_PORTS,
 			   "[" EP("198.18.1.2") "," EP("198.18.2.2") "," EP("198.18.3.2") "]"));
-	const struct lb_table *t2 = build(c, &d);
+	const struct lb_table *t2 = lbt_build(c, &d);
 	CHECK(t2 != NULL);
 	CHECK_INT(t2->generation, t1->generation + 1);
 	CHECK_INT(d.n_rings_written, 1);
@@ -504,9 +470,9 @@ static void test_a_change_rewrites_only_its_ring(void)
 	CHECK_RING(c, t1, vip(t1, "198.19.1.2", 80), "198.18.1.2:8080,198.18.2.2:8080");
 
 	/* A Service change that leaves its endpoints alone writes no ring. */
-	set_svc(c, service("s2", "{'clusterIP':'198.19.1.3','externalIPs':['198.18.200.3'],"
+	lbt_set(c, service("s2", "{'clusterIP':'198.19.1.3','externalIPs':['198.18.200.3'],"
 			   "'ports':[{'name':'http','port':80}]}"));
-	const struct lb_table *t3 = build(c, &d);
+	const struct lb_table *t3 = lbt_build(c, &d);
 	CHECK(t3 && d.n_rings_written == 0);
 	CHECK(vip(t3, "198.18.200.3", 80) && vip(t3, "198.18.200.3", 80)->ring_off == s2.ring_off);
 	lb_compiler_free(c);
@@ -518,28 +484,28 @@ static void test_retire_frees_ranges_for_reuse(void)
 	struct lb_delta d;
 
 	three_services(c);
-	const struct lb_table *t = build(c, &d);
+	const struct lb_table *t = lbt_build(c, &d);
 	__u32 first = vip(t, "198.19.1.1", 80)->ring_off, size0;
 	lb_compiler_arena(c, &size0);
 
 	/* Without retiring, every change takes a fresh range. */
-	set_slice(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.1") "]"));
-	t = build(c, &d);
+	lbt_set(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.1") "]"));
+	t = lbt_build(c, &d);
 	__u32 second = vip(t, "198.19.1.1", 80)->ring_off, size1;
 	lb_compiler_arena(c, &size1);
 	CHECK(second != first && size1 > size0);
 
 	/* Retiring the generation before this one frees nothing it reads... */
 	lb_compiler_retire(c, t->generation - 1);
-	set_slice(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.9") "]"));
-	t = build(c, &d);
+	lbt_set(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.9") "]"));
+	t = lbt_build(c, &d);
 	__u32 third = vip(t, "198.19.1.1", 80)->ring_off;
 	CHECK(third != first && third != second);
 
 	/* ...retiring up to now frees the first two ranges, and they are reused. */
 	lb_compiler_retire(c, t->generation);
-	set_slice(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.7") "]"));
-	t = build(c, &d);
+	lbt_set(c, slice("s0-1", "s0", "IPv4", HTTP_PORTS, "[" EP("198.18.1.7") "]"));
+	t = lbt_build(c, &d);
 	__u32 fourth = vip(t, "198.19.1.1", 80)->ring_off, size2;
 	lb_compiler_arena(c, &size2);
 	CHECK(fourth == first || fourth == second);
@@ -552,20 +518,20 @@ static void test_backend_ids_are_never_reused_but_indexes_are(void)
 {
 	struct lb_compiler *c = compiler();
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
-	const struct lb_table *t = build(c, NULL);
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
+	const struct lb_table *t = lbt_build(c, NULL);
 	__u32 id1 = lb_table_backends(t)[0].id;
 	CHECK(id1 != 0);
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
-	t = build(c, NULL);
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.2") "]"));
+	t = lbt_build(c, NULL);
 	/* Index 0 is not reused before retire: an executor may still read it. */
 	CHECK_INT(t->n_backends, 2);
 	CHECK_INT(lb_table_backends(t)[0].id, 0);
 	__u32 id2 = lb_table_backends(t)[1].id;
 	lb_compiler_retire(c, t->generation);
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
-	t = build(c, NULL);
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
+	t = lbt_build(c, NULL);
 	/* The same address as the first backend, back at index 0, with a new id. */
 	const struct lb_backend *b = lb_table_backends(t);
 	CHECK_INT(t->n_backends, 1);
@@ -584,12 +550,12 @@ static void test_config_flags_and_vip_conflicts(void)
 
 	/* Two Services claim one external VIP: the first by name keeps it,
 	 * whichever came first. */
-	set_svc(c, service("a", a));
-	set_svc(c, service("b", b));
-	set_svc(c2, service("b", b));
-	build(c2, NULL);
-	set_svc(c2, service("a", a));
-	const struct lb_table *t = build(c, NULL), *t2 = build(c2, NULL);
+	lbt_set(c, service("a", a));
+	lbt_set(c, service("b", b));
+	lbt_set(c2, service("b", b));
+	lbt_build(c2, NULL);
+	lbt_set(c2, service("a", a));
+	const struct lb_table *t = lbt_build(c, NULL), *t2 = lbt_build(c2, NULL);
 	const struct lb_service *x = vip(t, "198.18.200.50", 80), *x2 = vip(t2, "198.18.200.50", 80);
 	CHECK(x && x2);
 	CHECK_INT(t->n_services, 3);
@@ -628,9 +594,9 @@ static void test_bad_objects_are_refused_and_change_nothing(void)
 	struct lb_compiler *c = compiler();
 	char *err = NULL;
 
-	set_svc(c, service("web", WEB_SPEC));
-	set_slice(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
-	const struct lb_table *t = build(c, NULL);
+	lbt_set(c, service("web", WEB_SPEC));
+	lbt_set(c, slice("web-1", "web", "IPv4", HTTP_PORTS, "[" EP("198.18.0.1") "]"));
+	const struct lb_table *t = lbt_build(c, NULL);
 	CHECK(t != NULL);
 
 	CHECK_INT(lb_compiler_set_service(c, json_null(), &err), -EINVAL);
@@ -662,7 +628,7 @@ static void test_bad_objects_are_refused_and_change_nothing(void)
 			    "'endpoints':[]}");
 
 	/* Nothing was applied: no new generation, the old table still holds. */
-	CHECK(build(c, NULL) == NULL);
+	CHECK(lbt_build(c, NULL) == NULL);
 	CHECK_RING(c, t, vip(t, "198.19.0.10", 80), "198.18.0.1:8080");
 	lb_compiler_free(c);
 }
