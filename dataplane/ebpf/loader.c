@@ -26,6 +26,7 @@
 
 #include "base/base.h"
 #include "dataplane/ebpf/pins.h"
+#include "dataplane/ebpf/internal.h"
 #include "xdp_lb.skel.h"
 #if KELP_HAVE_SOCKLB
 #include "dataplane/ebpf/socklb.h"
@@ -33,28 +34,6 @@
 
 /* Not in the 6.1 uapi headers this builds against; the kernel (6.6+) has it. */
 #define LB_BPF_TCX_INGRESS 46
-
-struct lb_iface {
-	char name[IF_NAMESIZE];
-	int ifindex;
-	struct bpf_link *xdp;
-	struct bpf_link *tc; /* NULL: a netlink filter */
-	bool generic;
-};
-
-struct lb_ebpf {
-	struct xdp_lb *skel;
-	char *pin_dir;
-	struct lb_iface *ifs;
-	size_t n_ifs;
-	__u32 max_services, max_backends, ring_slots;
-	__u32 backends_hwm; /* backend slots that may hold something: zeroed when unused */
-	int ncpus;
-	struct buf describe;
-#if KELP_HAVE_SOCKLB
-	struct lb_socklb *socklb;
-#endif
-};
 
 DEFINE_FREEP(struct lb_ebpf, lb_ebpf_free)
 
@@ -415,231 +394,6 @@ int lb_ebpf_open(const struct lb_ebpf_config *cfg, struct lb_ebpf **ret, char **
 	return 0;
 }
 
-/* ---- the table ---------------------------------------------------------------------------- */
-
-static int cmp_u32(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* n values at keys first, first+1, ... of an array map, in batches. */
-static int array_write(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
-	enum { CHUNK = 65536 };
-	_cleanup_free_ __u32 *keys = xnew(__u32, MIN(n, (__u32)CHUNK));
-
-	for (__u32 done = 0; done < n;) {
-		__u32 c = MIN(n - done, (__u32)CHUNK);
-		for (__u32 i = 0; i < c; i++)
-			keys[i] = first + done + i;
-		__u32 count = c;
-		if (bpf_map_update_batch(fd, keys, (const char *)vals + (size_t)done * vsize, &count, &o) < 0)
-			return -errno;
-		done += c;
-	}
-	return 0;
-}
-
-static int rings_write(struct lb_ebpf *e, const struct lb_table *t, const __u32 *arena,
-		       __u32 arena_size, const struct lb_delta *delta)
-{
-	const struct lb_service *svcs = lb_table_services(t);
-	int fd = bpf_map__fd(e->skel->maps.lb_rings);
-	_cleanup_free_ __u32 *want = NULL;
-	__u32 n_want = 0;
-
-	if (delta) {
-		n_want = delta->n_rings_written;
-		want = xnew(__u32, n_want);
-		memcpy(want, delta->rings_written, n_want * sizeof(__u32));
-		qsort(want, n_want, sizeof(__u32), cmp_u32);
-	}
-	for (__u32 i = 0; i < t->n_services; i++) {
-		const struct lb_service *s = &svcs[i];
-		if (s->ring_size == 0 ||
-		    (delta && !bsearch(&s->ring_off, want, n_want, sizeof(__u32), cmp_u32)))
-			continue;
-		if ((__u64)s->ring_off + s->ring_size > arena_size ||
-		    (__u64)s->ring_off + s->ring_size > e->ring_slots)
-			return -ENOSPC;
-		int r = array_write(fd, s->ring_off, arena + s->ring_off, s->ring_size, sizeof(__u32));
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* The runs of t's backend slots that are in use (live) or empty (!live),
- * each written as one batch. */
-static int backends_write_runs(int fd, const struct lb_backend *be, __u32 n, bool live)
-{
-	for (__u32 i = 0; i < n;) {
-		if ((be[i].id != 0) != live) {
-			i++;
-			continue;
-		}
-		__u32 k = i;
-		while (k < n && (be[k].id != 0) == live)
-			k++;
-		int r = array_write(fd, i, be + i, k - i, sizeof(*be));
-		if (r < 0)
-			return r;
-		i = k;
-	}
-	return 0;
-}
-
-/* Before the services move: every backend the new rings name. */
-static int backends_write_live(struct lb_ebpf *e, const struct lb_table *t)
-{
-	if (t->n_backends > e->max_backends)
-		return -ENOSPC;
-	return backends_write_runs(bpf_map__fd(e->skel->maps.lb_backends), lb_table_backends(t),
-				   t->n_backends, true);
-}
-
-/* After: slots no longer used read as empty (id 0), so conntrack sees those
- * backends gone. Until the services had moved, old rings still named them. */
-static int backends_clear_dropped(struct lb_ebpf *e, const struct lb_table *t)
-{
-	int fd = bpf_map__fd(e->skel->maps.lb_backends);
-	__u32 n = t->n_backends;
-	int r = backends_write_runs(fd, lb_table_backends(t), n, false);
-
-	if (r == 0 && e->backends_hwm > n) {
-		_cleanup_free_ struct lb_backend *zero = xnew(struct lb_backend, e->backends_hwm - n);
-		r = array_write(fd, n, zero, e->backends_hwm - n, sizeof(struct lb_backend));
-	}
-	if (r == 0)
-		e->backends_hwm = n;
-	return r;
-}
-
-static int services_write(struct lb_ebpf *e, const struct lb_table *t)
-{
-	int fd = bpf_map__fd(e->skel->maps.lb_services);
-	const struct lb_service *svcs = lb_table_services(t);
-	struct lb_vip_key key, next, *gone = NULL;
-	size_t n_gone = 0;
-	int r = 0;
-
-	if (t->n_services > e->max_services)
-		return -ENOSPC;
-	for (__u32 i = 0; i < t->n_services; i++)
-		if (bpf_map_update_elem(fd, &svcs[i].key, &svcs[i], BPF_ANY) < 0)
-			return -errno;
-	/* Then what t no longer has: collected first, the walk must not see deletes. */
-	for (void *prev = NULL; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
-		key = next;
-		if (!lb_table_find(t, &key)) {
-			gone = xrealloc(gone, (n_gone + 1) * sizeof(*gone));
-			gone[n_gone++] = key;
-		}
-	}
-	for (size_t i = 0; i < n_gone; i++)
-		if (bpf_map_delete_elem(fd, &gone[i]) < 0 && errno != ENOENT && r == 0)
-			r = -errno;
-	free(gone);
-	return r;
-}
-
-int lb_ebpf_apply(struct lb_ebpf *e, const struct lb_table *t, const __u32 *arena,
-		  __u32 arena_size, const struct lb_delta *delta)
-{
-	int r;
-
-	if (t->magic != LB_TABLE_MAGIC || t->version != LB_TABLE_VERSION)
-		return -EINVAL;
-	/* New rings first (in ranges no live service reads), then the
-	 * backends they name, then the services that point at them, and only
-	 * then the emptying of backends nothing points at any more. */
-	r = rings_write(e, t, arena, arena_size, delta);
-	if (r >= 0)
-		r = backends_write_live(e, t);
-	if (r >= 0)
-		r = services_write(e, t);
-	if (r >= 0)
-		r = backends_clear_dropped(e, t);
-	return r;
-}
-
-/* ---- what an earlier run left ---------------------------------------------------------------- */
-
-/* vals[0..n) from keys 0, 1, ... of an array map, in batches. */
-static int array_read(int fd, __u32 n, void *vals, size_t vsize)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	enum { CHUNK = 65536 };
-	_cleanup_free_ __u32 *keys = xnew(__u32, MIN(n, (__u32)CHUNK));
-	__u32 last = 0, done = 0;
-
-	while (done < n) {
-		__u32 count = MIN(n - done, (__u32)CHUNK);
-		int r = bpf_map_lookup_batch(fd, done ? &last : NULL, &last, keys,
-					     (char *)vals + (size_t)done * vsize, &count, &o);
-		if (r < 0 && errno != ENOENT)
-			return -errno;
-		done += count;
-		if (r < 0 || count == 0)
-			break;
-	}
-	return done == n ? 0 : -EIO;
-}
-
-int lb_ebpf_snapshot(struct lb_ebpf *e, struct lb_backend **ret_be, __u32 *ret_n_be,
-		     struct lb_service **ret_svcs, __u32 *ret_n_svcs)
-{
-	_cleanup_free_ struct lb_backend *be = xnew(struct lb_backend, e->max_backends);
-	_cleanup_free_ struct lb_service *svcs = NULL;
-	int fd = bpf_map__fd(e->skel->maps.lb_services);
-	struct lb_vip_key key, next;
-	__u32 n_be = e->max_backends, n = 0, cap = 0;
-	int r = array_read(bpf_map__fd(e->skel->maps.lb_backends), n_be, be, sizeof(*be));
-
-	if (r < 0)
-		return r;
-	while (n_be && !be[n_be - 1].id)
-		n_be--;
-	for (void *prev = NULL; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
-		key = next;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			svcs = xrealloc(svcs, cap * sizeof(*svcs));
-		}
-		if (bpf_map_lookup_elem(fd, &key, &svcs[n]) < 0) {
-			if (errno != ENOENT)
-				return -errno;
-			continue;
-		}
-		svcs[n++].key = key;
-	}
-	*ret_be = xrealloc(TAKE_PTR(be), (size_t)n_be * sizeof(struct lb_backend));
-	*ret_n_be = n_be;
-	*ret_svcs = TAKE_PTR(svcs);
-	*ret_n_svcs = n;
-	return 0;
-}
-
-int lb_ebpf_snapshot_rings(struct lb_ebpf *e, const struct lb_service *svcs, __u32 n_svcs,
-			   __u32 **ret_slots, __u32 *ret_n_slots)
-{
-	__u32 n = 0;
-
-	/* A ring past the map's end was never written (lb_ebpf_apply refuses it). */
-	for (__u32 i = 0; i < n_svcs; i++)
-		if ((__u64)svcs[i].ring_off + svcs[i].ring_size <= e->ring_slots)
-			n = MAX(n, svcs[i].ring_off + svcs[i].ring_size);
-	_cleanup_free_ __u32 *slots = xnew(__u32, n);
-	int r = array_read(bpf_map__fd(e->skel->maps.lb_rings), n, slots, sizeof(__u32));
-	if (r < 0)
-		return r;
-	*ret_slots = TAKE_PTR(slots);
-	*ret_n_slots = n;
-	return 0;
-}
-
 /* ---- counters, description, lifetime ------------------------------------------------------ */
 
 int lb_ebpf_counters(struct lb_ebpf *e, __u32 service_id, struct lb_counters *ret)
@@ -688,6 +442,7 @@ struct lb_ebpf *lb_ebpf_free(struct lb_ebpf *e)
 	free(e->ifs);
 	xdp_lb__destroy(e->skel);
 	buf_free(&e->describe);
+	free(e->applied);
 	free(e->pin_dir);
 	free(e);
 	return NULL;

@@ -373,6 +373,13 @@ ms=$($py -c 'import sys; print("%.1f" % ((float(sys.argv[3]) - float(sys.argv[1]
 res=$(inn $nsc $py "$client" many 60 $VIP2 80)
 gone=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and not c.get("backend 3") else sys.argv[1])' "$res")
 expect "after it no new connection reaches the removed backend" "$gone" ok
+k delete service api-web >/dev/null 2>&1
+for _ in $(seq 50); do
+	[[ $(metrics | awk '$1 == "kelp_proxy_service_vips" { print $2 }') == 0 ]] && break
+	sleep 0.05
+done
+expect "a Service deleted with kubectl no longer answers on its VIP" \
+	"$(inn $nsc curl -s -m 1 "http://$VIP2/" || echo unreachable)" unreachable
 
 # --- cleanup removes what the proxy left ---
 kill "$pid" && wait "$pid" 2>/dev/null
