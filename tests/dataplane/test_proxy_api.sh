@@ -13,6 +13,7 @@ export LC_ALL=C TZ=UTC
 kelp=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
+source "$here/../lib/kelp_proxy.sh"
 source "$here/../lib/kelp_server.sh" proxy-api
 kubectl=${KUBECTL:-/usr/bin/kubectl}
 proxy_pid=
@@ -41,31 +42,13 @@ now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 "$kelp" proxy --kubeconfig "$kc" --dataplane none --data-dir "$work/proxy" \
 	--listen 127.0.0.1:0 >"$work/proxy.log" 2>&1 &
 proxy_pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*serving.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/proxy.log" | head -1)
-	[[ -n $port ]] && break
-	sleep 0.05
-done
-if [[ -z $port ]]; then
+if ! proxy_wait_port "$work/proxy.log"; then
 	notok "kelp proxy --kubeconfig starts and serves /metrics" "$(cat "$work/proxy.log")"
 	tap_done
 	exit 0
 fi
 ok "kelp proxy --kubeconfig starts and serves /metrics"
 url=http://127.0.0.1:$port
-scrape() { curl -s "$url/metrics"; }
-metric() { scrape | awk -v m="$1" '$1 == m { print $2 }'; }
-# wait_metric NAME VALUE: until the gauge reads VALUE (10 s at most)
-wait_metric() {
-	local v
-	for _ in $(seq 200); do
-		v=$(metric "$1")
-		[[ $v == "$2" ]] && break
-		sleep 0.05
-	done
-	echo "$v"
-}
 # wait_above NAME N: until the value is above N (10 s at most)
 wait_above() {
 	local v

@@ -7,6 +7,7 @@ set -uo pipefail
 kelp=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
+source "$here/../lib/kelp_proxy.sh"
 work=$(mktemp -d /tmp/kelp-proxy-file.XXXXXX)
 pid=
 cleanup() {
@@ -64,30 +65,13 @@ service web 198.19.0.10 >"$file"
 "$kelp" proxy --from-file "$file" --dataplane none --data-dir "$work/data" \
 	--node-ip 198.18.0.1 --listen 127.0.0.1:0 >"$work/proxy.log" 2>&1 &
 pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*serving.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/proxy.log" | head -1)
-	[[ -n $port ]] && break
-	sleep 0.05
-done
-if [[ -z $port ]]; then
+if ! proxy_wait_port "$work/proxy.log"; then
 	notok "kelp proxy starts and serves /metrics" "$(cat "$work/proxy.log")"
 	tap_done
 	exit 0
 fi
 ok "kelp proxy starts and serves /metrics"
 url=http://127.0.0.1:$port
-metric() { curl -s "$url/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-# wait_metric NAME VALUE: until the gauge reads VALUE (5 s at most)
-wait_metric() {
-	local v
-	for _ in $(seq 100); do
-		v=$(metric "$1")
-		[[ $v == "$2" ]] && break
-		sleep 0.05
-	done
-	echo "$v"
-}
 
 code=
 for _ in $(seq 100); do
