@@ -47,12 +47,12 @@ static char *joined(const json_t *arr)
 
 static void test_api_lists_v1_and_the_server_address(void)
 {
-	json_t *v = discovery_api_versions("10.0.0.1:6443");
+	json_t *v = discovery_api_versions("198.18.0.1:6443");
 	_cleanup_free_ char *s = api_json_dumps(v);
 
 	CHECK_STREQ(s, "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],"
 		       "\"serverAddressByClientCIDRs\":"
-		       "[{\"clientCIDR\":\"0.0.0.0/0\",\"serverAddress\":\"10.0.0.1:6443\"}]}");
+		       "[{\"clientCIDR\":\"0.0.0.0/0\",\"serverAddress\":\"198.18.0.1:6443\"}]}");
 	json_decref(v);
 }
 

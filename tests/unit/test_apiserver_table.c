@@ -300,11 +300,11 @@ static void test_nodes_show_status_roles_and_addresses(void)
 		"\"status\":{\"conditions\":[{\"type\":\"MemoryPressure\","
 		"\"status\":\"False\"},{\"type\":\"Ready\",\"status\":\"True\"}],\"addresses\":"
 		"[{\"type\":\"Hostname\",\"address\":\"n1\"},{\"type\":\"InternalIP\","
-		"\"address\":\"10.0.0.1\"}],"
+		"\"address\":\"198.18.0.1\"}],"
 		"\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0\","
 		"\"osImage\":\"Debian GNU/Linux 12\"}}}");
 	CHECK_STREQ(c, "[\"n1\",\"Ready,SchedulingDisabled\",\"control-plane,infra,worker\",\"2d\","
-		       "\"v1.32.0\",\"10.0.0.1\",\"<none>\",\"Debian GNU/Linux 12\",\"<unknown>\","
+		       "\"v1.32.0\",\"198.18.0.1\",\"<none>\",\"Debian GNU/Linux 12\",\"<unknown>\","
 		       "\"<unknown>\"]");
 	_cleanup_free_ char *u = cells(KIND("", "Node"), "{\"metadata\":{\"name\":\"n2\"}}");
 	CHECK_STREQ(u, "[\"n2\",\"Unknown\",\"<none>\",\"<unknown>\",\"\",\"<none>\",\"<none>\","
