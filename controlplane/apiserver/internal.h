@@ -1,6 +1,9 @@
 /* The apiserver's internals, shared by its files. */
 #pragma once
 
+/* How often a guarded write is retried when someone else wrote meanwhile. */
+#define WRITE_MAX_RETRIES 5
+
 #include <jansson.h>
 
 #include "api/api.h"
