@@ -45,7 +45,7 @@ struct lb_affinity_key {
 struct lb_affinity_val {
 	__u32 backend_idx;
 	__u32 backend_id;
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last use */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the last use */
 };
 
 /* A flow as the client sent it (conntrack key). */
@@ -58,6 +58,8 @@ struct lb_flow {
 
 enum lb_ct_flags {
 	LB_CT_REPLY = 1u << 0, /* keyed by the reply's 5-tuple: translates it back (tc) */
+	LB_CT_MODE_SHIFT = 1,  /* forward entries: the flow's enum lb_mode (lb_path.h) */
+	LB_CT_MODE_MASK = 3u << 1,
 };
 
 /* XDP conntrack (lb_ct). A forward entry is keyed by the flow as the client
@@ -69,7 +71,7 @@ struct lb_ct_val {
 	__u32 service_id;
 	__u16 flags;      /* enum lb_ct_flags */
 	__be16 snat_port; /* full-NAT: the source port towards the backend */
-	__u64 last_ns;
+	__u64 last_ns;    /* lb_env_now_ns() (a coarse clock in BPF) of the last packet */
 	struct lb_flow orig; /* reply entries: the flow as the client sent it */
 };
 

@@ -156,7 +156,7 @@ static __always_inline const struct lb_backend *affinity_pick(struct bpf_sock_ad
 {
 	struct lb_affinity_key key = {.service_id = svc->id};
 	__u64 cookie = bpf_get_netns_cookie(ctx);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns(); /* the clock xdp_lb uses for lb_affinity */
 	__u64 timeout = svc->affinity_timeout ? svc->affinity_timeout : AFFINITY_DEFAULT_S;
 	const struct lb_backend *be;
 	__u32 idx;

@@ -141,7 +141,7 @@ LB_PATH void lb_env_affinity_update(struct lb_exec *env, const struct lb_affinit
 
 LB_PATH __u64 lb_env_now_ns(struct lb_exec *env)
 {
-	return bpf_ktime_get_ns();
+	return bpf_ktime_get_coarse_ns(); /* a tick is fine for timeouts in seconds */
 }
 
 LB_PATH void lb_env_count(struct lb_exec *env, __u32 service_id, __u32 bytes, __u32 what)

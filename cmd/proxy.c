@@ -1,5 +1,7 @@
 /* kelp proxy: the Service proxy alone (kube-proxy's role). */
 #include <getopt.h>
+#include <net/if.h>
+#include <netinet/ether.h>
 #include <stdio.h>
 
 #include "base/base.h"
@@ -23,6 +25,9 @@ static const char help[] =
 	"  --lb-mode MODE               packet executors: dnat (default), fullnat or dsr\n"
 	"  --snat-address ADDR          this node's address: the source full-NAT uses, and\n"
 	"                               DSR's outer source (needed by both)\n"
+	"  --lb-next-hop IF,MAC         XDP: send balanced packets out of IF to MAC (the router\n"
+	"                               or gateway towards the backends) instead of asking the\n"
+	"                               FIB for each packet\n"
 	"  --lb-map-sizes LIST          BPF map capacities, e.g. services=65536,backends=262144,\n"
 	"                               ring-slots=4194304,flows=262144 (these are the defaults;\n"
 	"                               ring-slots must hold every service port's Maglev ring)\n"
@@ -39,6 +44,7 @@ struct proxy_opts {
 	unsigned nlists[3];
 	struct lb_addr *ips;
 	char hostname[256];
+	char next_hop_if[IF_NAMESIZE];
 };
 
 /* Add the comma-separated items of s to vector i. */
@@ -126,6 +132,19 @@ static int option(void *ctx, const char *name, const char *v)
 			fprintf(stderr, "kelp proxy: --snat-address: \"%s\" is not an IP address\n", v);
 			return -EINVAL;
 		}
+	} else if (streq(name, "lb-next-hop")) {
+		const char *comma = strchr(v, ',');
+		struct ether_addr mac;
+		size_t n = comma ? (size_t)(comma - v) : 0;
+		if (n == 0 || n >= sizeof(o->next_hop_if) || !ether_aton_r(comma + 1, &mac)) {
+			fprintf(stderr, "kelp proxy: --lb-next-hop: want IF,MAC (e.g. eth1,02:00:00:00:00:01), "
+					"not \"%s\"\n", v);
+			return -EINVAL;
+		}
+		memcpy(o->next_hop_if, v, n);
+		o->next_hop_if[n] = 0;
+		memcpy(o->cfg.next_hop_mac, mac.ether_addr_octet, 6);
+		o->cfg.next_hop_if = o->next_hop_if;
 	} else if (streq(name, "lb-map-sizes")) {
 		if (map_sizes_parse(o, v) < 0) {
 			fprintf(stderr, "kelp proxy: --lb-map-sizes: want a list of services=N, "
@@ -152,6 +171,7 @@ static int parse(int argc, char **argv, struct daemon *d, struct proxy_opts *o)
 		{"node-ip", required_argument, NULL, 0},
 		{"lb-mode", required_argument, NULL, 0},
 		{"snat-address", required_argument, NULL, 0},
+		{"lb-next-hop", required_argument, NULL, 0},
 		{"lb-map-sizes", required_argument, NULL, 0},
 		{"listen", required_argument, NULL, 0},
 		{"cleanup", no_argument, NULL, 0},

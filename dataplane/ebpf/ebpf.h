@@ -27,6 +27,11 @@ struct lb_ebpf_config {
 	struct lb_addr snat_addr;       /* the node's address for full-NAT (and DSR's outer source) */
 	struct lb_addr snat_addr6;      /* the same for IPv6 when snat_addr is IPv4 (optional) */
 	bool xdp_generic;               /* force generic (skb) mode */
+	/* XDP: send balanced packets out of this interface to next_hop_mac,
+	 * with its own MAC as the source, instead of a FIB lookup per packet
+	 * (NULL: the FIB). Refused when it carries the default route. */
+	const char *next_hop_if;
+	__u8 next_hop_mac[6];
 };
 
 struct lb_ebpf;

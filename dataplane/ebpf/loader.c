@@ -20,6 +20,7 @@
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -149,7 +150,20 @@ static int skel_load(struct lb_ebpf *e, const struct lb_ebpf_config *cfg, char *
 	return 0;
 }
 
-static int config_write(struct lb_ebpf *e, const struct lb_ebpf_config *cfg)
+/* The MAC address of interface name. */
+static int iface_mac(const char *name, __u8 mac[6])
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return -errno;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+static int config_write(struct lb_ebpf *e, const struct lb_ebpf_config *cfg, char **ret_err)
 {
 	struct lb_config c;
 	__u32 zero = 0;
@@ -164,8 +178,22 @@ static int config_write(struct lb_ebpf *e, const struct lb_ebpf_config *cfg)
 		c.snat_addr6 = *a;
 	if (!lb_addr_is_zero(&cfg->snat_addr6))
 		c.snat_addr6 = cfg->snat_addr6;
+	if (cfg->next_hop_if) {
+		const char *name = cfg->next_hop_if;
+		c.ifindex = if_nametoindex(name);
+		if (strlen(name) >= IF_NAMESIZE || c.ifindex == 0)
+			return lb_ebpf_fail(ret_err, -ENODEV, "eBPF: next-hop interface %s", name);
+		if (carries_default_route(name))
+			return lb_ebpf_fail(ret_err, -EPERM,
+				    "eBPF: refusing next-hop interface %s: it carries this namespace's "
+				    "default route", name);
+		int r = iface_mac(name, c.src_mac);
+		if (r < 0)
+			return lb_ebpf_fail(ret_err, r, "eBPF: the MAC address of %s", name);
+		memcpy(c.gw_mac, cfg->next_hop_mac, sizeof(c.gw_mac));
+	}
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.lb_config), &zero, &c, BPF_ANY) < 0)
-		return -errno;
+		return lb_ebpf_fail(ret_err, -errno, "eBPF: write lb_config");
 	return 0;
 }
 
@@ -323,8 +351,13 @@ static void describe_build(struct lb_ebpf *e, const struct lb_ebpf_config *cfg)
 		buf_printf(&b, "%ssocket LB on %s", b.len ? ", " : "", cfg->cgroups[i]);
 	if (!b.len)
 		buf_puts(&b, "maps only (no interface, no cgroup)");
-	buf_printf(&b, "; %s %s", cfg->dsr ? "DSR" : cfg->fullnat ? "full-NAT" : "DNAT",
-		   "mode, pins in ");
+	buf_printf(&b, "; %s mode", cfg->dsr ? "DSR" : cfg->fullnat ? "full-NAT" : "DNAT");
+	if (cfg->next_hop_if) {
+		const __u8 *m = cfg->next_hop_mac;
+		buf_printf(&b, ", next hop %02x:%02x:%02x:%02x:%02x:%02x on %s", m[0], m[1], m[2], m[3],
+			   m[4], m[5], cfg->next_hop_if);
+	}
+	buf_puts(&b, ", pins in ");
 	buf_puts(&b, e->pin_dir);
 	if (e->describe.len)
 		buf_append(&b, e->describe.data, e->describe.len);
@@ -369,9 +402,9 @@ int lb_ebpf_open(const struct lb_ebpf_config *cfg, struct lb_ebpf **ret, char **
 	r = skel_load(e, cfg, ret_err);
 	if (r < 0)
 		return r;
-	r = config_write(e, cfg);
+	r = config_write(e, cfg, ret_err);
 	if (r < 0)
-		return lb_ebpf_fail(ret_err, r, "eBPF: write lb_config");
+		return r;
 	for (size_t i = 0; i < e->n_ifs; i++) {
 		r = iface_attach(e, &e->ifs[i], cfg->xdp_generic, ret_err);
 		if (r < 0)

@@ -37,10 +37,11 @@
  *    headers, IHL < 5, lengths past the frame, UDP length < 8, a bad IPv6
  *    extension chain, zero IPv6 payload length): LB_PASS, untouched — the
  *    kernel's own checks answer them;
- *  - not a VIP:port of the table: LB_PASS;
- *  - a VIP: conntrack (an entry whose backend id no longer matches is gone:
- *    pick again), then ClientIP affinity, then ring[hash % ring_size]; an
- *    empty ring: LB_DROP and no_backend counted;
+ *  - a flow conntrack knows, whose backend is still there (same index and
+ *    id): on to that backend, with the service id and mode it started with;
+ *  - otherwise, not a VIP:port of the table: LB_PASS;
+ *  - a VIP: ClientIP affinity, then ring[hash % ring_size]; an empty ring:
+ *    LB_DROP and no_backend counted;
  *  - DNAT (and SNAT to the node for full-NAT): LB_FWD, rewritten in place with
  *    incremental checksums (RFC 1624; an IPv4 UDP checksum of 0 stays 0);
  *  - DSR: LB_ENCAP, the caller makes r->encap_len bytes of room in front and
@@ -427,6 +428,7 @@ LB_PATH const struct lb_backend *lb_new_flow(struct lb_exec *env, const struct l
 	cv.backend_id = be->id;
 	cv.service_id = svc->id;
 	cv.last_ns = now;
+	cv.flags = (__u16)((__u32)r->mode << LB_CT_MODE_SHIFT);
 	cv.snat_port = p->flow.sport;
 	struct lb_addr snat;
 	if (r->mode == LB_MODE_FULLNAT && lb_snat_addr(cfg, p->family, &snat) == 0) {
@@ -502,7 +504,34 @@ LB_PATH int lb_forward_later(struct lb_exec *env, const struct lb_pkt *p,
 	return lb_apply(p, cfg, be, 0, r);
 }
 
-/* The client side: what to do with a packet lb_parse accepted. */
+/* Remember a first fragment's decision for the later ones (lb_frag). */
+LB_PATH void lb_frag_remember(struct lb_exec *env, const struct lb_pkt *p, const struct lb_result *r,
+			      __u32 backend_id)
+{
+	struct lb_frag_key k;
+	struct lb_frag_val fv;
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memset(&fv, 0, sizeof(fv));
+	k.saddr = p->flow.saddr;
+	k.daddr = p->flow.daddr;
+	k.id = p->frag_id;
+	k.proto = p->flow.proto;
+	fv.backend_idx = r->backend_idx;
+	fv.backend_id = backend_id;
+	fv.service_id = r->service_id;
+	fv.mode = r->mode;
+	lb_env_frag_update(env, &k, &fv);
+}
+
+/* The client side: what to do with a packet lb_parse accepted.
+ *
+ * Conntrack comes first: a flow it knows, whose backend is still there,
+ * goes on with the service id and mode the entry recorded, with no service
+ * lookup (one hash lookup instead of two per packet). So an established
+ * flow outlives a change of its Service as it does under the kernel's
+ * conntrack: it keeps its backend until that backend is gone (then it is
+ * balanced again, over the VIP's current ring), or until its entry is
+ * evicted. New flows and flows whose backend went look the VIP up. */
 LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struct lb_result *r)
 {
 	__builtin_memset(r, 0, sizeof(*r));
@@ -512,59 +541,43 @@ LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struc
 	if (p->flags & LB_PKT_FRAG_LATER)
 		return lb_forward_later(env, p, cfg, r);
 
-	struct lb_vip_key key;
-	__builtin_memset(&key, 0, sizeof(key));
-	key.addr = p->flow.daddr;
-	key.port = p->flow.dport;
-	key.proto = p->flow.proto;
-	const struct lb_service *svc = lb_env_service(env, &key);
-	if (!svc)
-		return LB_PASS;
-	r->service_id = svc->id;
-	r->mode = lb_mode_of(svc, cfg);
-
 	const struct lb_backend *be = 0;
 	__be16 sport = p->flow.sport;
 	__u64 now = lb_env_now_ns(env);
 	struct lb_ct_val *ct = lb_env_ct_lookup(env, &p->flow);
-	if (ct && !(ct->flags & LB_CT_REPLY) && ct->service_id == svc->id) {
-		r->backend_idx = ct->backend_idx;
+	if (ct && !(ct->flags & LB_CT_REPLY))
 		be = lb_backend_live(env, ct->backend_idx, ct->backend_id);
-		if (be) {
+	if (be) {
+		r->service_id = ct->service_id;
+		r->backend_idx = ct->backend_idx;
+		r->mode = (__u8)((ct->flags & LB_CT_MODE_MASK) >> LB_CT_MODE_SHIFT);
+		sport = ct->snat_port;
+		/* The clock is coarse: most packets leave the entry clean. */
+		if (ct->last_ns != now)
 			ct->last_ns = now;
-			sport = ct->snat_port;
-		}
-	}
-	if (p->flags & LB_PKT_ICMP_ERR) {
+	} else {
 		/* Errors about a flow we balance follow it; they never start one. */
-		if (!be)
+		if (p->flags & LB_PKT_ICMP_ERR)
 			return LB_PASS;
-		lb_env_count(env, svc->id, p->l3_len, 0);
-		return lb_apply(p, cfg, be, sport, r);
-	}
-	if (!be) {
+		struct lb_vip_key key;
+		__builtin_memset(&key, 0, sizeof(key));
+		key.addr = p->flow.daddr;
+		key.port = p->flow.dport;
+		key.proto = p->flow.proto;
+		const struct lb_service *svc = lb_env_service(env, &key);
+		if (!svc)
+			return LB_PASS;
+		r->service_id = svc->id;
+		r->mode = lb_mode_of(svc, cfg);
 		be = lb_new_flow(env, p, svc, cfg, r, now, &sport);
 		if (!be) {
 			lb_env_count(env, svc->id, 0, LB_COUNT_NO_BACKEND);
 			return LB_DROP;
 		}
 	}
-	if (p->flags & LB_PKT_FRAG) {
-		struct lb_frag_key k;
-		struct lb_frag_val fv;
-		__builtin_memset(&k, 0, sizeof(k));
-		__builtin_memset(&fv, 0, sizeof(fv));
-		k.saddr = p->flow.saddr;
-		k.daddr = p->flow.daddr;
-		k.id = p->frag_id;
-		k.proto = p->flow.proto;
-		fv.backend_idx = r->backend_idx;
-		fv.backend_id = be->id;
-		fv.service_id = svc->id;
-		fv.mode = r->mode;
-		lb_env_frag_update(env, &k, &fv);
-	}
-	lb_env_count(env, svc->id, p->l3_len, r->new_flow ? LB_COUNT_NEW : 0);
+	if ((p->flags & (LB_PKT_FRAG | LB_PKT_ICMP_ERR)) == LB_PKT_FRAG)
+		lb_frag_remember(env, p, r, be->id);
+	lb_env_count(env, r->service_id, p->l3_len, r->new_flow ? LB_COUNT_NEW : 0);
 	return lb_apply(p, cfg, be, sport, r);
 }
 

@@ -24,11 +24,13 @@ static int open_xdp(struct proxy_exec *x, const struct proxy_config *cfg, char *
 		.fullnat = cfg->fullnat,
 		.dsr = cfg->dsr,
 		.snat_addr = cfg->snat_addr,
+		.next_hop_if = cfg->next_hop_if,
 		.max_services = cfg->max_services,
 		.max_backends = cfg->max_backends,
 		.ring_slots = cfg->ring_slots,
 		.max_flows = cfg->max_flows,
 	};
+	memcpy(ec.next_hop_mac, cfg->next_hop_mac, sizeof(ec.next_hop_mac));
 	int r = lb_ebpf_open(&ec, &x->ebpf, ret_err);
 	if (r < 0)
 		return r;

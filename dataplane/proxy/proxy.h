@@ -35,6 +35,8 @@ struct proxy_config {
 	unsigned n_node_ips;
 	bool fullnat, dsr;
 	struct lb_addr snat_addr;
+	const char *next_hop_if;  /* XDP: a fixed next hop (NULL: the FIB's, per packet) */
+	__u8 next_hop_mac[6];
 	/* BPF map capacities (0: bpf/lb_maps.h's defaults): service ports,
 	 * backends, ring slots (the sum of every service port's Maglev size),
 	 * conntrack entries. */

@@ -234,32 +234,32 @@ class Model:
         if p["proto"] in (1, 58):
             q = p["icmp"][2]
             f = (q["dst"], q["src"], q["dport"], q["sport"], q["proto"])
-        svc = self.services.get((f[1], f[3], f[4]))
-        if not svc:
-            return "pass", None, None
-        mode = self.mode
+        # conntrack first: a known flow whose backend lives keeps the
+        # service id and mode it started with, whatever the VIP is now
         ct = self.ct.get(f)
         be = None
-        if ct and not ct.get("reply") and ct["sid"] == svc["id"]:
+        if ct and not ct.get("reply"):
             be = self.live(ct["idx"], ct["bid"])
-            idx, sport = ct["idx"], ct["sport"]
-        if p["proto"] in (1, 58):
-            if not be:
-                return "pass", None, None
-            self.count(svc["id"], length)
-            return "fwd", self.apply(p, mode, idx, self.tuple(f, mode, idx, sport)), idx
         new = False
-        if not be:
+        if be:
+            idx, sport, sid, mode = ct["idx"], ct["sport"], ct["sid"], ct["mode"]
+        else:
+            if p["proto"] in (1, 58):
+                return "pass", None, None
+            svc = self.services.get((f[1], f[3], f[4]))
+            if not svc:
+                return "pass", None, None
+            sid, mode = svc["id"], self.mode
             r = self.new_flow(f, svc, mode)
             if r is None:
-                self.count(svc["id"], 0, nob=True)
+                self.count(sid, 0, nob=True)
                 return "drop", None, None
             idx, sport = r
             new = True
         t = self.tuple(f, mode, idx, sport)
-        if p.get("frag"):
-            self.frag[(p["src"], p["dst"], p["frag"][0], p["proto"])] = (idx, self.backends[idx][2], svc["id"], mode, t)
-        self.count(svc["id"], length, new)
+        if p.get("frag") and p["proto"] not in (1, 58):
+            self.frag[(p["src"], p["dst"], p["frag"][0], p["proto"])] = (idx, self.backends[idx][2], sid, mode, t)
+        self.count(sid, length, new)
         return "fwd", self.apply(p, mode, idx, t), idx
 
     def tuple(self, f, mode, idx, sport):
@@ -304,7 +304,7 @@ class Model:
                 return None
         elif mode != "dsr":
             self.ct[(b[0], f[0], b[1], f[2], f[4])] = rv
-        self.ct[f] = dict(idx=idx, bid=b[2], sid=svc["id"], sport=sport)
+        self.ct[f] = dict(idx=idx, bid=b[2], sid=svc["id"], sport=sport, mode=mode)
         return idx, sport
 
     def apply(self, p, mode, idx, t):
@@ -478,6 +478,12 @@ def dnat4():
     service(VIP4, 80, 6, 1, [other] * 7)
     packet("tcp4_established_keeps_backend", c)
     packet("tcp4_new_flow_uses_new_ring", tcp(C4, VIP4, 40030, 80))
+    # the VIP:port goes to another Service (a new id) while the flow's backend
+    # lives: the flow keeps its backend and is still counted as the old one's,
+    # as under the kernel's conntrack
+    service(VIP4, 80, 6, 5, [other] * 7)
+    assert packet("tcp4_established_outlives_its_service", c) == first
+    counters(1)
     # its backend goes (the slot is reused by another endpoint): pick again
     backend(first, "198.18.9.2", 8080, 99)
     packet("tcp4_backend_gone_repicked", c)
