@@ -156,7 +156,7 @@ static int measure_est(struct bench *b, double *ret_ns)
 {
 	uint8_t f[FRAME_LEN];
 	_cleanup_(samples_free) struct samples s = {0};
-	__u32 ns;
+	__u32 ns = 0;
 
 	frame_udp4(f, client_addr(250, 1), htons(40000));
 	if (run(b->lb_fd, f, 2, NULL) != XDP_TX) /* both legs into conntrack */
@@ -178,7 +178,7 @@ static int measure_floor_repeat(struct bench *b, double *ret_ns)
 {
 	_cleanup_(samples_free) struct samples s = {0};
 	uint8_t f[FRAME_LEN];
-	__u32 ns;
+	__u32 ns = 0;
 
 	frame_udp4(f, client_addr(250, 1), htons(40000));
 	for (__u32 i = 0; i < b->rounds; i++) {
@@ -213,7 +213,7 @@ static int measure_new(struct bench *b, int fd, int want, double *ret_ns)
 	_cleanup_(samples_free) struct samples rounds = {0};
 	_cleanup_(samples_free) struct samples s = {0};
 	uint8_t f[FRAME_LEN];
-	__u32 ns;
+	__u32 ns = 0;
 
 	for (__u32 r = 0; r < b->rounds; r++) {
 		samples_reset(&s);
