@@ -16,87 +16,30 @@ set -uo pipefail
 kelp=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
+source "$here/../lib/kelp_proxy.sh"
 py=/usr/bin/python3
-client=$here/lbclient.py
 work=$(mktemp -d /tmp/kelp-proxy-netns.XXXXXX)
 tag=kp$$
-nsc=$tag-c nsn=$tag-n
 cg=/sys/fs/cgroup/unified/kelp-e2e-$$
 pid=
 pids=()
 VIP=198.19.0.10
 
 cleanup() {
-	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	"$kelp" proxy --cleanup --data-dir "$work/data" >/dev/null 2>&1
+	netns_end $tag 3
 	for d in "$cg/pod" "$cg/node"; do
 		[[ -d $d ]] || continue
 		while read -r p; do echo "$p" >/sys/fs/cgroup/unified/cgroup.procs 2>/dev/null; done <"$d/cgroup.procs"
 		rmdir "$d" 2>/dev/null
 	done
 	rmdir "$cg" 2>/dev/null
-	for ns in $nsc $nsn $tag-b1 $tag-b2 $tag-b3; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [[ $(id -u) -ne 0 ]]; then
-	echo "1..0 # SKIP needs root (network namespaces, BPF)"
-	exit 0
-fi
-
 # --- the topology ---
-inn() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-ip netns add $nsc && ip netns add $nsn || { notok "network namespaces"; tap_done; exit 0; }
-ip link add c0 netns $nsc type veth peer name n0 netns $nsn
-inn $nsc ip addr add 198.18.1.2/24 dev c0
-inn $nsn ip addr add 198.18.1.1/24 dev n0
-inn $nsc ip link set c0 up
-# A veth sender hands over CHECKSUM_PARTIAL packets (the TCP checksum field
-# holds only the pseudo-header sum) and XDP cannot see that; a NIC delivers
-# complete checksums, so the client computes them as a remote host would.
-inn $nsc ethtool -K c0 tx off >/dev/null
-inn $nsc ip link set lo up
-inn $nsn ip link set n0 up
-inn $nsn ip link set lo up
-inn $nsc ip route add 198.19.0.0/16 via 198.18.1.1
-inn $nsc ip route add 198.18.0.0/16 via 198.18.1.1
-inn $nsn sysctl -qw net.ipv4.ip_forward=1
-for i in 1 2 3; do
-	ns=$tag-b$i
-	ip netns add "$ns"
-	ip link add e0 netns "$ns" type veth peer name b$i netns $nsn
-	inn "$ns" ip addr add 198.18.1$i.2/24 dev e0
-	inn "$ns" ip link set e0 up
-	# XDP_REDIRECT into a veth is delivered only when its peer runs NAPI
-	# (GRO on, or an XDP program there); a NIC always can transmit it.
-	inn "$ns" ethtool -K e0 gro on tx off >/dev/null
-	inn "$ns" ip link set lo up
-	inn "$ns" ip route add default via 198.18.1$i.1
-	inn $nsn ip addr add 198.18.1$i.1/24 dev b$i
-	inn $nsn ip link set b$i up
-	mkdir -p "$work/www$i"
-	echo "backend $i" >"$work/www$i/index.html"
-	# ip netns exec itself, not the inn function: $! must be the server
-	ip netns exec "$ns" busybox httpd -f -p 8080 -h "$work/www$i" &
-	pids+=($!)
-	# a UDP echo of the backend's name, for the socket LB's recvmsg test
-	ip netns exec "$ns" $py -c "
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('0.0.0.0', 8080))
-while True:
-    d, a = s.recvfrom(2048)
-    s.sendto(b'backend $i', a)
-" &
-	pids+=($!)
-done
+netns_begin $tag 3 "$work"
 ok "three backends, a node and a client in their own namespaces"
 
-endpoints() { # the ready backends, as EndpointSlice endpoints
-	for i in "$@"; do printf -- '- addresses: [198.18.1%s.2]\n  conditions: {ready: true}\n' "$i"; done
-}
 write_services() { # backend numbers...
 	cat >"$work/svc.tmp" <<EOF
 apiVersion: v1
@@ -117,7 +60,7 @@ metadata:
 addressType: IPv4
 ports: [{name: http, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP}]
 endpoints:
-$(endpoints "$@")
+$(backend_endpoints "$@")
 EOF
 	mv "$work/svc.tmp" "$work/services.yaml"
 }
@@ -126,21 +69,10 @@ write_services 1 2 3
 mkdir -p "$cg/pod" "$cg/node"
 source_args=(--from-file "$work/services.yaml")
 start_proxy() {
-	nsenter --net=/run/netns/$nsn "$kelp" proxy "${source_args[@]}" \
+	proxy_start $nsn "$work/proxy.log" "${source_args[@]}" \
 		--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 \
 		--socket-lb-cgroup "$cg/pod" --socket-lb-cgroup "$cg/node" \
-		--data-dir "$work/data" --listen 127.0.0.1:0 --log-level debug >>"$work/proxy.log" 2>&1 &
-	pid=$!
-	port=
-	for _ in $(seq 200); do
-		port=$(grep 'serving' "$work/proxy.log" | tail -1 | sed -n 's/.*address=[^ ]*:\([0-9][0-9]*\).*/\1/p')
-		if [[ -n $port ]] && [[ $(nsenter --net=/run/netns/$nsn curl -s "http://127.0.0.1:$port/readyz") == ok ]]; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
+		--data-dir "$work/data" --log-level debug
 }
 if ! start_proxy; then
 	notok "kelp proxy comes up with the XDP executor" "$(tail -30 "$work/proxy.log")"
@@ -148,27 +80,17 @@ if ! start_proxy; then
 	exit 0
 fi
 ok "kelp proxy comes up with the XDP executor"
-metrics() { nsenter --net=/run/netns/$nsn curl -s "http://127.0.0.1:$port/metrics"; }
-counter() { # NAME PROTO: the service counter for VIP:80/PROTO
-	metrics | awk -v m="$1" -v v="vip=\"$VIP:80/$2\"" 'index($0, m "{") == 1 && index($0, v) { print $2 }'
-}
+counter() { service_counter "$1" "$VIP:80/$2"; } # NAME PROTO
 
 # --- kelp's programs are the ones carrying the traffic ---
 contains "bpftool net shows XDP on n0" "$(inn $nsn bpftool net show dev n0 2>&1)" "xdp"
-probe=$(inn $nsc curl -s -m 3 "http://$VIP/")
-if [[ $probe != "backend "* ]]; then
-	notok "a first request to the VIP is answered" \
-		"got '$probe'; $(inn $nsn bpftool net 2>&1 | head -12); $(tail -5 "$work/proxy.log")"
-	tap_done
-	exit 0
-fi
-ok "a first request to the VIP is answered ($probe)"
+first_answer "the VIP" $VIP
 pkts0=$(counter kelp_proxy_service_packets_total TCP)
 conns0=$(counter kelp_proxy_service_connections_total TCP)
 
 # --- every request answered, spread evenly ---
 N=1800
-res=$(inn $nsc $py "$client" many $N $VIP 80)
+res=$(from_client many $N $VIP 80)
 errors=$($py -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$res")
 expect "every one of $N requests to the VIP is answered" "$errors" 0
 even=$($py -c '
@@ -192,14 +114,14 @@ rules=$( (inn $nsn nft list ruleset 2>/dev/null; inn $nsn iptables-save 2>/dev/n
 expect "no nftables or iptables rule names the VIP" "$rules" 0
 
 # --- the same 5-tuple goes to the same backend ---
-before=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
-again=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
+before=$(from_client ports 41000 60 $VIP 80)
+again=$(from_client ports 41000 60 $VIP 80)
 expect "the same 5-tuple reaches the same backend" "$again" "$before"
 
 # --- removing a backend moves only its flows ---
 write_services 1 2
 sleep 0.5
-after=$(inn $nsc $py "$client" ports 41000 60 $VIP 80)
+after=$(from_client ports 41000 60 $VIP 80)
 moved=$($py -c '
 import json, sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -212,7 +134,7 @@ write_services 1 2 3
 sleep 0.3
 
 # --- a proxy restart drops no established connection ---
-coproc HOLD { inn $nsc $py "$client" hold $VIP 80; }
+coproc HOLD { from_client hold $VIP 80; }
 read -r -t 5 line <&"${HOLD[0]}"
 expect "a connection to the VIP is established" "$line" held
 kill "$pid" && wait "$pid" 2>/dev/null
@@ -221,7 +143,7 @@ start_proxy && ok "the proxy restarts" || notok "the proxy restarts" "$(tail -20
 echo go >&"${HOLD[1]}"
 read -r -t 5 line <&"${HOLD[0]}"
 contains "the connection made before the restart is answered after it" "$line" '"answer": "backend'
-res=$(inn $nsc $py "$client" many 30 $VIP 80)
+res=$(from_client many 30 $VIP 80)
 contains "new connections work after the restart" "$res" '"errors": 0'
 
 # --- a restart that numbers backends differently keeps every established flow ---
@@ -261,7 +183,7 @@ write_services 2 3
 sleep 0.5
 write_services 1 2
 sleep 0.5
-coproc HOLDN { inn $nsc $py "$client" holdmany 24 $VIP 80; }
+coproc HOLDN { from_client holdmany 24 $VIP 80; }
 read -r -t 10 line <&"${HOLDN[0]}"
 expect "24 connections to the VIP are held over backends 1 and 2" "$line" held
 conns_before=$(counter kelp_proxy_service_connections_total TCP)
@@ -283,18 +205,18 @@ a = json.loads(sys.argv[1])
 bad = {p: v for p, v in a.items() if v not in ("backend 1", "backend 2")}
 print("ok" if len(a) == 24 and not bad else "lost %s" % bad)' "$line")
 expect "every held connection is answered by its backend" "$held" ok
-res=$(inn $nsc $py "$client" many 60 $VIP 80)
-reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+res=$(from_client many 60 $VIP 80)
+reach=$(answered_by "$res" 1 2 3)
 expect "new connections reach all 3 backends" "$reach" ok
 
 # --- the same 5-tuple keeps its backend over a restart in another order ---
-before=$(inn $nsc $py "$client" ports 42000 60 $VIP 80)
+before=$(from_client ports 42000 60 $VIP 80)
 kill "$pid" && wait "$pid" 2>/dev/null
 pid=
 write_services 2 1 3
 start_proxy && ok "the proxy restarts without the other Service" ||
 	notok "the proxy restarts without the other Service" "$(tail -20 "$work/proxy.log")"
-after=$(inn $nsc $py "$client" ports 42000 60 $VIP 80)
+after=$(from_client ports 42000 60 $VIP 80)
 expect "the same 5-tuples reach the same backends" "$after" "$before"
 grep -E "adopted|programmed" "$work/proxy.log" | tail -4 | sed 's/^/# /'
 
@@ -306,13 +228,13 @@ in_cgroup() { # CGROUP cmd...: run in the node ns from inside that cgroup
 	shift
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$c" nsenter --net=/run/netns/$nsn "$@"
 }
-res=$(in_cgroup "$cg/pod" $py "$client" many 90 $VIP 80)
-reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+res=$(in_cgroup "$cg/pod" $py "$lbclient" many 90 $VIP 80)
+reach=$(answered_by "$res" 1 2 3)
 expect "a process in a pod cgroup reaches all 3 backends through the ClusterIP" "$reach" ok
-res=$(in_cgroup "$cg/node" $py "$client" many 90 $VIP 80)
-reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+res=$(in_cgroup "$cg/node" $py "$lbclient" many 90 $VIP 80)
+reach=$(answered_by "$res" 1 2 3)
 expect "a process in the node-processes cgroup does too" "$reach" ok
-res=$(in_cgroup "$cg/pod" $py "$client" udp 30 $VIP 80)
+res=$(in_cgroup "$cg/pod" $py "$lbclient" udp 30 $VIP 80)
 contains "UDP replies come from the VIP (recvmsg is translated back)" "$res" "\"sources\": [\"$VIP\"]"
 
 # --- the same with the API: a Service and an EndpointSlice made by kubectl ---
@@ -343,7 +265,7 @@ metadata:
 addressType: IPv4
 ports: [{name: http, port: 8080, protocol: TCP}]
 endpoints:
-$(endpoints "$@")
+$(backend_endpoints "$@")
 EOF
 }
 out=$(api_objects 1 2 3 | k apply -f - 2>&1)
@@ -353,29 +275,29 @@ pid=
 source_args=(--kubeconfig "$work/api/kubeconfig")
 start_proxy && ok "the proxy restarts watching the API" ||
 	notok "the proxy restarts watching the API" "$(tail -20 "$work/proxy.log")"
-res=$(inn $nsc $py "$client" many 90 $VIP2 80)
-reach=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and all(c.get("backend %d" % i) for i in (1,2,3)) else sys.argv[1])' "$res")
+res=$(from_client many 90 $VIP2 80)
+reach=$(answered_by "$res" 1 2 3)
 expect "the client reaches all 3 backends through the kubectl-made ClusterIP" "$reach" ok
 expect "the file's Service is gone with the file" "$(inn $nsc curl -s -m 1 "http://$VIP/" || echo unreachable)" unreachable
 netprog=kelp_proxy_network_programming_duration_seconds
-n0=$(metrics | awk -v m=${netprog}_count '$1 == m { print $2 }')
-sum0=$(metrics | awk -v m=${netprog}_sum '$1 == m { print $2 }')
+n0=$(metric ${netprog}_count)
+sum0=$(metric ${netprog}_sum)
 out=$(api_objects 1 2 | k apply -f - 2>&1)
 for _ in $(seq 100); do
-	n1=$(metrics | awk -v m=${netprog}_count '$1 == m { print $2 }')
+	n1=$(metric ${netprog}_count)
 	[[ $n1 != "$n0" ]] && break
 	sleep 0.05
 done
 ms=$($py -c 'import sys; print("%.1f" % ((float(sys.argv[3]) - float(sys.argv[1])) * 1000 / max(1, int(sys.argv[4]) - int(sys.argv[2]))))' \
-	"$sum0" "$n0" "$(metrics | awk -v m=${netprog}_sum '$1 == m { print $2 }')" "$n1")
+	"$sum0" "$n0" "$(metric ${netprog}_sum)" "$n1")
 [[ $n1 -gt $n0 ]] && ok "removing an endpoint with kubectl is programmed and timed (${ms} ms from the trigger time, kubectl's own start included)" ||
 	notok "removing an endpoint with kubectl is programmed and timed" "count $n0 -> $n1"
-res=$(inn $nsc $py "$client" many 60 $VIP2 80)
-gone=$($py -c 'import json,sys; c=json.loads(sys.argv[1]); print("ok" if c["errors"] == 0 and not c.get("backend 3") else sys.argv[1])' "$res")
+res=$(from_client many 60 $VIP2 80)
+gone=$(answered_by "$res" 1 2)
 expect "after it no new connection reaches the removed backend" "$gone" ok
 k delete service api-web >/dev/null 2>&1
 for _ in $(seq 50); do
-	[[ $(metrics | awk '$1 == "kelp_proxy_service_vips" { print $2 }') == 0 ]] && break
+	[[ $(metric kelp_proxy_service_vips) == 0 ]] && break
 	sleep 0.05
 done
 expect "a Service deleted with kubectl no longer answers on its VIP" \
