@@ -10,7 +10,8 @@
  *   tc_lb_reply  tc (clsact ingress) on the backend-facing interfaces: a
  *                reply of a balanced flow, or an ICMP error about one, gets
  *                the VIP back as its source (and the client as its
- *                destination under full-NAT); the kernel routes it on.
+ *                destination under full-NAT) and goes out where the FIB
+ *                says (bpf_redirect, or bpf_redirect_neigh).
  *                Writes go through the skb helpers so CHECKSUM_PARTIAL
  *                packets (local backends on veths) stay right.
  *   xdp_pass     XDP_PASS only: for the peer of a veth that receives
@@ -202,6 +203,35 @@ LB_PATH int lb_env_sctp_recsum(struct lb_exec *env, __u32 off, __u32 len)
 
 /* ---- XDP ---------------------------------------------------------------------------- */
 
+/* The FIB's question for the IP header at ip (after the rewrite): 0, or -1
+ * when the header is not all there. */
+static __always_inline int fib_params(struct bpf_fib_lookup *fib, const struct lb_pkt *p,
+				      const __u8 *ip, const __u8 *end, __u32 ifindex)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = ifindex;
+	if (p->family == 4) {
+		if (ip + 20 > end)
+			return -1;
+		fib->family = AF_INET;
+		fib->tos = ip[1];
+		fib->l4_protocol = ip[9];
+		fib->tot_len = bpf_ntohs(lb_ld16(ip + 2));
+		fib->ipv4_src = lb_ld32(ip + 12);
+		fib->ipv4_dst = lb_ld32(ip + 16);
+		return 0;
+	}
+	if (ip + 40 > end)
+		return -1;
+	fib->family = AF_INET6;
+	fib->flowinfo = lb_ld32(ip) & bpf_htonl(0x0fffffff);
+	fib->l4_protocol = ip[6];
+	fib->tot_len = bpf_ntohs(lb_ld16(ip + 4)) + 40;
+	__builtin_memcpy(fib->ipv6_src, ip + 8, 16);
+	__builtin_memcpy(fib->ipv6_dst, ip + 24, 16);
+	return 0;
+}
+
 /* Out of the interface the configured next hop or the FIB names; the
  * kernel's routing when the FIB has no complete answer (no neighbour yet,
  * MTU exceeded, no route). */
@@ -221,29 +251,8 @@ static __always_inline int xdp_send(struct xdp_md *ctx, const struct lb_pkt *p)
 			return XDP_TX;
 		return bpf_redirect(cfg->ifindex, 0);
 	}
-
-	__builtin_memset(&fib, 0, sizeof(fib));
-	fib.ifindex = ctx->ingress_ifindex;
-	__u8 *ip = data + l3;
-	if (p->family == 4) {
-		if (ip + 20 > end)
-			return XDP_DROP;
-		fib.family = AF_INET;
-		fib.tos = ip[1];
-		fib.l4_protocol = ip[9];
-		fib.tot_len = bpf_ntohs(lb_ld16(ip + 2));
-		fib.ipv4_src = lb_ld32(ip + 12);
-		fib.ipv4_dst = lb_ld32(ip + 16);
-	} else {
-		if (ip + 40 > end)
-			return XDP_DROP;
-		fib.family = AF_INET6;
-		fib.flowinfo = lb_ld32(ip) & bpf_htonl(0x0fffffff);
-		fib.l4_protocol = ip[6];
-		fib.tot_len = bpf_ntohs(lb_ld16(ip + 4)) + 40;
-		__builtin_memcpy(fib.ipv6_src, ip + 8, 16);
-		__builtin_memcpy(fib.ipv6_dst, ip + 24, 16);
-	}
+	if (fib_params(&fib, p, data + l3, end, ctx->ingress_ifindex))
+		return XDP_DROP;
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
 		return XDP_PASS;
 	__builtin_memcpy(data, fib.dmac, 6);
@@ -325,6 +334,32 @@ __noinline int tc_lb_translate(struct __sk_buff *skb, const struct lb_pkt *p,
 	return lb_translate(&env, p, t);
 }
 
+/* A translated reply goes out where the FIB says, not through the kernel's
+ * input path: its source is now the VIP, and for a NodePort, an external IP
+ * the node holds or full-NAT's node address that is one of the node's own
+ * addresses, which input routing drops as a martian (unless accept_local,
+ * and then rp_filter still would). Without a neighbour yet, the kernel
+ * resolves it (bpf_redirect_neigh); what the FIB cannot answer (no route,
+ * too big: the kernel sends the ICMP error) and frames with VLAN tags in
+ * the data go to the kernel as before. No TTL decrement: the node is not
+ * a hop, as for the forward direction. */
+static __always_inline int tc_send(struct __sk_buff *skb, const struct lb_pkt *p)
+{
+	struct bpf_fib_lookup fib;
+	__u8 *data = (__u8 *)(long)skb->data, *end = (__u8 *)(long)skb->data_end;
+
+	if (p->l3_off != LB_ETH_HLEN || fib_params(&fib, p, data + LB_ETH_HLEN, end, skb->ingress_ifindex))
+		return TC_ACT_OK;
+	int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return TC_ACT_OK;
+	if (bpf_skb_store_bytes(skb, 0, fib.dmac, 6, 0) || bpf_skb_store_bytes(skb, 6, fib.smac, 6, 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 SEC("tc")
 int tc_lb_reply(struct __sk_buff *skb)
 {
@@ -333,7 +368,9 @@ int tc_lb_reply(struct __sk_buff *skb)
 
 	if (!s || tc_lb_parse(skb, &s->p) != LB_P_OK || lb_reverse_decide(&env, &s->p, &s->t) != LB_FWD)
 		return TC_ACT_OK;
-	return tc_lb_translate(skb, &s->p, &s->t) ? TC_ACT_SHOT : TC_ACT_OK;
+	if (tc_lb_translate(skb, &s->p, &s->t))
+		return TC_ACT_SHOT;
+	return tc_send(skb, &s->p);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

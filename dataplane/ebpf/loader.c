@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -283,6 +284,21 @@ static int tc_netlink_put(struct lb_iface *f, struct bpf_program *prog, const ch
 	return bpf_obj_pin(bpf_program__fd(prog), path) < 0 ? -errno : 0;
 }
 
+/* Full-NAT and DSR give a balanced packet one of the node's own addresses
+ * as its (outer) source. When the FIB has no neighbour for the backend yet,
+ * xdp_lb hands that packet to the kernel to resolve one, and the kernel's
+ * input routing drops a packet from its own address as a martian unless
+ * accept_local is on: without it the first packet to each backend would
+ * never get it a neighbour entry. IPv4 only (IPv6 has no such check). */
+static int accept_local_on(const char *ifname, char **ret_err)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/sys/net/ipv4/conf/%s/accept_local", ifname);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		return lb_ebpf_fail(ret_err, -errno, "eBPF: turn on %s", path);
+	return 0;
+}
+
 static int iface_attach(struct lb_ebpf *e, struct lb_iface *f, bool generic, char **ret_err)
 {
 	_cleanup_free_ char *xpath = xasprintf("%s/links/xdp-%s", e->pin_dir, f->name);
@@ -406,6 +422,11 @@ int lb_ebpf_open(const struct lb_ebpf_config *cfg, struct lb_ebpf **ret, char **
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < e->n_ifs; i++) {
+		if ((cfg->fullnat || cfg->dsr) && !cfg->next_hop_if) {
+			r = accept_local_on(e->ifs[i].name, ret_err);
+			if (r < 0)
+				return r;
+		}
 		r = iface_attach(e, &e->ifs[i], cfg->xdp_generic, ret_err);
 		if (r < 0)
 			return r;

@@ -11,9 +11,10 @@
  *                is XDP_TX with the configured MAC addresses in front; the
  *                FIB, which knows no route to the vectors' backends, is
  *                never asked.
- *   tc_lb_reply  drop = TC_ACT_SHOT; otherwise TC_ACT_OK, which the kernel
- *                routes on either way: fwd when the program rewrote the
- *                frame, pass when it came back byte for byte.
+ *   tc_lb_reply  drop = TC_ACT_SHOT; otherwise TC_ACT_OK (here: the FIB
+ *                knows no route to the vectors' clients, so the kernel would
+ *                route it) or TC_ACT_REDIRECT: fwd when the program rewrote
+ *                the frame, pass when it came back byte for byte.
  * The backend a forwarded frame went to is read from the frame itself (its
  * destination, or DSR's outer destination) against the table written.
  *
@@ -38,6 +39,7 @@
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
 #define ETH_HLEN 14
 #define OUT_MAX 4096
 
@@ -204,7 +206,7 @@ static int run_frame(bool reply, const uint8_t *f, size_t n, uint8_t *out, size_
 	if (reply) {
 		if (o.retval == TC_ACT_SHOT)
 			return LBV_DROP;
-		if (o.retval != TC_ACT_OK)
+		if (o.retval != TC_ACT_OK && o.retval != TC_ACT_REDIRECT)
 			return -EPROTO;
 		return n == *ret_n && memcmp(f, out, n) == 0 ? LBV_PASS : LBV_FWD;
 	}

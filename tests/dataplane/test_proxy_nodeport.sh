@@ -15,7 +15,10 @@
 # NodePort reaches only the endpoints on this node (none: the packet is
 # dropped, never sent to another node's), the client's address reaches the
 # backend, and the ClusterIP (internalTrafficPolicy Cluster) reaches all.
-# Prints TAP.
+# NodePort replies leave with the node's address under the kernel's default
+# sysctls (accept_local off). Then the same proxy in full-NAT mode with no
+# neighbour entries to start from, and with a fixed next hop (--lb-next-hop)
+# to a backend the node has no route to. Prints TAP.
 #   test_proxy_nodeport.sh path/to/kelp
 set -uo pipefail
 kelp=$1
@@ -73,6 +76,7 @@ local_etp="externalTrafficPolicy: Local"
 	service ext 13 ClusterIP "$(svc_port http TCP)" "externalIPs: [$EXT_IP]" "" 1 2 3
 	service lb 14 LoadBalancer "$(svc_port http TCP 30084)" "" \
 		"loadBalancer: {ingress: [{ip: $LB_IP}, {ip: $LB_PROXY_IP, ipMode: Proxy}]}" 1 2 3
+	service one 15 ClusterIP "$(svc_port http TCP)" "" "" 1
 } >"$work/services.yaml"
 
 if ! proxy_start $nsn "$work/proxy.log" --from-file "$work/services.yaml" \
@@ -85,23 +89,12 @@ fi
 ok "kelp proxy comes up with the XDP executor and --node-ip"
 
 # --- a NodePort on the node's address ---
-# The return path gives a reply the VIP as its source in tc ingress on the
-# backend's interface and lets the kernel route it on. A NodePort's VIP is
-# the node's own address, which the kernel takes for a martian source on a
-# packet coming in (fib_validate_source) unless accept_local is on: with the
-# kernel's defaults every NodePort reply is dropped. Until kelp delivers such
-# replies itself (or sets what it needs), the test turns accept_local on for
-# the node's backend-side interfaces.
-todo="# TODO kelp bug: NodePort replies are dropped as martians without accept_local"
-accept_local() { # 0|1 on the node's backend-side interfaces (and all: the two are ORed)
-	inn $nsn sysctl -qw net.ipv4.conf.all.accept_local=0 \
-		net.ipv4.conf.b1.accept_local=$1 net.ipv4.conf.b2.accept_local=$1 net.ipv4.conf.b3.accept_local=$1
-}
-accept_local 0
-out=$(inn $nsc curl -s -m 1 "http://$NODE_IP:30080/")
-[[ $out == "backend "* ]] && ok "a NodePort is answered with the kernel's defaults $todo" ||
-	notok "a NodePort is answered with the kernel's defaults $todo" "curl: '$out'"
-accept_local 1
+# A reply gets the node's own address back as its source in tc ingress on
+# the backend's interface; handed to the kernel's input routing it would be
+# dropped as a martian (fib_validate_source) unless accept_local were on, so
+# kelp sends it out itself. The kernel's defaults are kept to show it.
+inn $nsn sysctl -qw net.ipv4.conf.all.accept_local=0 \
+	net.ipv4.conf.b1.accept_local=0 net.ipv4.conf.b2.accept_local=0 net.ipv4.conf.b3.accept_local=0
 first_answer "the NodePort" $NODE_IP:30080
 conns0=$(service_counter kelp_proxy_service_connections_total $NODE_IP:30080/TCP)
 pkts0=$(service_counter kelp_proxy_service_packets_total $NODE_IP:30080/TCP)
@@ -160,4 +153,51 @@ out=$(inn $nsc curl -s -m 1 "http://$LB_PROXY_IP/")
 [[ $? -ne 0 && -z $out ]] && ok "an ingress IP with ipMode Proxy is left to the load balancer (not balanced)" ||
 	notok "an ingress IP with ipMode Proxy is left to the load balancer" "got '$out'"
 expect "nothing listens on the external addresses" "$(inn $nsn ss -Hltnu | grep -c '198\.18\.200\.')" 0
+
+# --- full-NAT: the backends see the node, and no neighbour entry is needed first ---
+# With no neighbour for a backend, xdp_lb hands the rewritten packet (its
+# source now the node's own address) to the kernel to resolve one.
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+inn $nsn ip neigh flush all
+if proxy_start $nsn "$work/proxy.log" --from-file "$work/services.yaml" \
+	--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 --lb-mode fullnat --snat-address $NODE_IP \
+	--node-ip $NODE_IP --node-name kn-node --data-dir "$work/data" --log-level debug; then
+	ok "the proxy restarts in full-NAT mode"
+else
+	notok "the proxy restarts in full-NAT mode" "$(tail -20 "$work/proxy.log")"
+fi
+expect "... with accept_local on its interfaces" "$(inn $nsn sysctl -n net.ipv4.conf.n0.accept_local)" 1
+res=$(from_client many 60 198.19.0.10 80)
+expect "full-NAT: a ClusterIP reaches all 3 backends, none of them a neighbour before ($res)" \
+	"$(answered_by "$res" 1 2 3)" ok
+res=$(from_client many 60 $NODE_IP 30080)
+expect "full-NAT: the NodePort too ($res)" "$(answered_by "$res" 1 2 3)" ok
+expect "full-NAT: the backend sees the node's address, not the client's" \
+	"$(inn $nsc curl -s -m 3 "http://198.19.0.10/cgi-bin/peer")" $NODE_IP
+
+# --- a fixed next hop: no FIB lookup, so no route to the backend is needed ---
+# Service "one" has backend 1 only; the node forgets its route to it.
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+mac1=$(inn $tag-b1 cat /sys/class/net/e0/address)
+inn $nsn ip route del 198.18.11.0/24 dev b1
+if proxy_start $nsn "$work/proxy.log" --from-file "$work/services.yaml" \
+	--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 --lb-next-hop b1,$mac1 \
+	--node-ip $NODE_IP --node-name kn-node --data-dir "$work/data" --log-level debug; then
+	ok "the proxy restarts with --lb-next-hop b1,$mac1"
+else
+	notok "the proxy restarts with --lb-next-hop b1,$mac1" "$(tail -20 "$work/proxy.log")"
+fi
+contains "... and logs it" "$(grep "why=" "$work/proxy.log" | tail -1)" "next hop $mac1 on b1"
+res=$(from_client many 30 198.19.0.15 80)
+expect "every request goes out of b1 to backend 1 though the node has no route to it ($res)" \
+	"$(answered_by "$res" 1)" ok
+kill "$pid" && wait "$pid" 2>/dev/null
+pid=
+out=$(nsenter --net=/run/netns/$nsn "$kelp" proxy --from-file "$work/services.yaml" --dataplane xdp \
+	--dataplane-interfaces n0 --lb-next-hop nosuchif0,$mac1 --data-dir "$work/data" \
+	--listen 127.0.0.1:0 2>&1)
+expect "an unknown next-hop interface stops the proxy (exit 1)" "$?" 1
+contains "... saying which" "$out" "next-hop interface nosuchif0"
 tap_done
