@@ -142,6 +142,11 @@ static int skel_load(struct lb_ebpf *e, const struct lb_ebpf_config *cfg, char *
 		if (r < 0)
 			return lb_ebpf_fail(ret_err, r, "eBPF: size map %s", bpf_map__name(sizes[i].map));
 	}
+	/* The table's three maps point into each other (ring offsets, backend
+	 * indexes): one made afresh, say a bigger ring map, with the others
+	 * kept would send new flows through rings that are not there yet. */
+	struct bpf_map *table[] = {skel->maps.lb_services, skel->maps.lb_backends, skel->maps.lb_rings};
+	lb_pinned_maps_refresh(e->pin_dir, table, ARRAY_SIZE(table), &e->describe);
 	bpf_object__for_each_map(m, skel->obj)
 		if (bpf_map__pin_path(m))
 			lb_pinned_map_refresh(e->pin_dir, m, &e->describe);

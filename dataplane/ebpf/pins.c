@@ -78,22 +78,46 @@ int lb_links_prune(const char *dir, bool (*keep)(const char *name, void *ctx), v
 	return r;
 }
 
-void lb_pinned_map_refresh(const char *pin_dir, struct bpf_map *m, struct buf *note)
+/* True when the map pinned under m's name is not what m would create. */
+static bool pinned_map_stale(const char *path, struct bpf_map *m, struct bpf_map_info *info)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s", pin_dir, bpf_map__name(m));
 	_cleanup_close_ int fd = bpf_obj_get(path);
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(*info);
 
-	memset(&info, 0, sizeof(info));
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
-		return;
-	if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
-	    info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
-	    info.map_flags == bpf_map__map_flags(m))
-		return;
+	memset(info, 0, sizeof(*info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, info, &len) < 0)
+		return false;
+	return !(info->type == bpf_map__type(m) && info->key_size == bpf_map__key_size(m) &&
+		 info->value_size == bpf_map__value_size(m) && info->max_entries == bpf_map__max_entries(m) &&
+		 info->map_flags == bpf_map__map_flags(m));
+}
+
+static void pinned_map_unpin(const char *path, struct bpf_map *m, const struct bpf_map_info *info,
+			     struct buf *note)
+{
 	if (unlink(path) == 0 && note)
 		buf_printf(note, "; replaced pinned map %s (entries %u -> %u, value %u -> %u bytes)",
-			   bpf_map__name(m), info.max_entries, bpf_map__max_entries(m), info.value_size,
+			   bpf_map__name(m), info->max_entries, bpf_map__max_entries(m), info->value_size,
 			   bpf_map__value_size(m));
+}
+
+void lb_pinned_map_refresh(const char *pin_dir, struct bpf_map *m, struct buf *note)
+{
+	lb_pinned_maps_refresh(pin_dir, &m, 1, note);
+}
+
+void lb_pinned_maps_refresh(const char *pin_dir, struct bpf_map *const *maps, size_t n, struct buf *note)
+{
+	bool stale = false;
+	for (size_t i = 0; i < n && !stale; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", pin_dir, bpf_map__name(maps[i]));
+		struct bpf_map_info info;
+		stale = pinned_map_stale(path, maps[i], &info);
+	}
+	for (size_t i = 0; stale && i < n; i++) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", pin_dir, bpf_map__name(maps[i]));
+		struct bpf_map_info info;
+		(void)pinned_map_stale(path, maps[i], &info);
+		pinned_map_unpin(path, maps[i], &info, note);
+	}
 }

@@ -35,3 +35,6 @@ struct bpf_map;
  * it until they are replaced) so that loading creates it afresh, and say so
  * in note (may be NULL). Call between open and load. */
 void lb_pinned_map_refresh(const char *pin_dir, struct bpf_map *m, struct buf *note);
+/* The same for maps that only make sense together: when one of them must be
+ * made afresh, all of them are. */
+void lb_pinned_maps_refresh(const char *pin_dir, struct bpf_map *const *maps, size_t n, struct buf *note);

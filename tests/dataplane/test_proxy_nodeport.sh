@@ -200,4 +200,20 @@ out=$(nsenter --net=/run/netns/$nsn "$kelp" proxy --from-file "$work/services.ya
 	--listen 127.0.0.1:0 2>&1)
 expect "an unknown next-hop interface stops the proxy (exit 1)" "$?" 1
 contains "... saying which" "$out" "next-hop interface nosuchif0"
+
+# --- a bigger ring map: the table's three maps are made afresh together ---
+inn $nsn ip route add 198.18.11.0/24 dev b1
+if proxy_start $nsn "$work/proxy.log" --from-file "$work/services.yaml" \
+	--dataplane xdp --dataplane-interfaces n0,b1,b2,b3 --lb-map-sizes ring-slots=2097152 \
+	--node-ip $NODE_IP --node-name kn-node --data-dir "$work/data" --log-level debug; then
+	ok "the proxy restarts with another ring map size"
+else
+	notok "the proxy restarts with another ring map size" "$(tail -20 "$work/proxy.log")"
+fi
+why=$(grep "why=" "$work/proxy.log" | tail -1)
+replaced=0
+for m in lb_services lb_backends lb_rings; do [[ $why == *"replaced pinned map $m "* ]] && replaced=$((replaced + 1)); done
+expect "... which replaces lb_rings and with it lb_services and lb_backends" "$replaced" 3
+res=$(from_client many 60 198.19.0.10 80)
+expect "... and balances over the new maps ($res)" "$(answered_by "$res" 1 2 3)" ok
 tap_done
