@@ -245,14 +245,18 @@ LB_PATH int lb_parse_quoted(const __u8 *data, const __u8 *end, __u32 off, __u32 
 	p->flow.proto = proto;
 	p->in_l3_off = (__u16)off;
 	p->in_l4_off = (__u16)l4;
+	/* The offset from l4 (bounded), not read back from p (a __u16: the 6.1
+	 * verifier gives no packet range to a pointer 0xffff bytes in). */
+	__u32 coff = 0;
 	if (proto == LB_IPP_UDP)
-		p->in_csum_off = (__u16)(l4 + 6);
+		coff = l4 + 6;
 	else if (proto == LB_IPP_TCP && l4 + 18 <= l3_end && h + 18 <= end)
-		p->in_csum_off = (__u16)(l4 + 16);
-	if (p->in_csum_off) {
-		const __u8 *c = data + p->in_csum_off;
+		coff = l4 + 16;
+	if (coff) {
+		const __u8 *c = data + coff;
 		if (c + 2 > end)
 			return LB_P_MALFORMED;
+		p->in_csum_off = (__u16)coff;
 		p->in_csum = lb_ld16(c);
 	}
 	p->flags |= LB_PKT_ICMP_ERR | LB_PKT_L4_CSUM;
@@ -321,6 +325,7 @@ LB_PATH int lb_parse_ip4(const __u8 *data, const __u8 *end, __u32 off, struct lb
 		return LB_P_MALFORMED;
 	__u32 ihl = (ip[0] & 0xf) * 4;
 	__u32 tot = LB_BE16(lb_ld16(ip + 2));
+	LB_BOUND(tot, 0xffff); /* a byte swap's result is unbounded to the 6.1 verifier */
 	if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || ip + tot > end || ip + ihl > end)
 		return LB_P_MALFORMED;
 	__u16 frag = LB_BE16(lb_ld16(ip + 6));
@@ -356,6 +361,7 @@ LB_PATH int lb_parse_ip6(const __u8 *data, const __u8 *end, __u32 off, struct lb
 	if (ip + 40 > end || (ip[0] >> 4) != 6)
 		return LB_P_MALFORMED;
 	__u32 plen = LB_BE16(lb_ld16(ip + 4));
+	LB_BOUND(plen, 0xffff); /* as tot above */
 	if (plen == 0 || ip + 40 + plen > end)
 		return LB_P_MALFORMED; /* jumbograms (payload length 0) are not ours */
 	__u32 l3_end = off + 40 + plen;
@@ -459,7 +465,11 @@ static const __u32 lb_crc32c_tab[256] = CRC32C_TABLE_INIT;
 
 LB_PATH __u32 lb_crc32c_byte(__u32 crc, __u8 b)
 {
-	return lb_crc32c_tab[(crc ^ b) & 0xff] ^ (crc >> 8);
+	__u32 i = (crc ^ b) & 0xff;
+	/* clang masks crc before the XOR, whose result the 6.1 verifier
+	 * leaves unbounded: an index into the table must be bounded. */
+	LB_BOUND(i, 0xff);
+	return lb_crc32c_tab[i] ^ (crc >> 8);
 }
 
 /* Recompute the SCTP checksum of [off, off + len) in a flat frame: at most

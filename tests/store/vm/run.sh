@@ -12,18 +12,19 @@
 #
 #   run.sh STORE_VM            STORE_VM: the static tests/store/vm/store_vm
 #
-# Debian's kernel is cached in $KELP_VM_CACHE (default /var/cache/kelp-test):
-# kernel-<version>/ holds vmlinuz and the few modules the guest loads, taken
-# once from `apt-get download linux-image-<version>-amd64`. SKIPs only when
-# something outside the project is missing (qemu, busybox-static, cpio, kmod,
-# e2fsprogs, or the kernel cannot be downloaded). Prints TAP.
+# Debian's kernel and the few modules the guest loads come from the cache
+# tests/lib/vm.sh keeps in $KELP_VM_CACHE (default /var/cache/kelp-test),
+# filled once from `apt-get download linux-image-<version>-amd64`. SKIPs only
+# when something outside the project is missing (qemu, busybox-static, cpio,
+# kmod, e2fsprogs, or the kernel cannot be downloaded). Prints TAP.
 #
 # KELP_VM_NOSYNC=1 makes the writer acknowledge before syncing (a control
 # run: the check must then fail, which shows the test can see lost writes).
 set -uo pipefail
 
 store_vm=${1:?usage: run.sh STORE_VM}
-cache=${KELP_VM_CACHE:-/var/cache/kelp-test}
+# shellcheck source-path=SCRIPTDIR source=../../lib/vm.sh
+source "$(dirname "$0")/../../lib/vm.sh"
 boot_timeout=${KELP_VM_BOOT_TIMEOUT:-150}
 # The guest resets itself this long after the writer starts (3.0-6.0 s).
 reset_us=${KELP_VM_RESET_US:-$((3000000 + RANDOM % 3000 * 1000))}
@@ -31,21 +32,8 @@ reset_us=${KELP_VM_RESET_US:-$((3000000 + RANDOM % 3000 * 1000))}
 modules=(virtio_pci virtio_blk crc32c_generic ext4)
 
 work=
-qpid=
-cleanup() {
-	if [[ -n $qpid ]]; then
-		kill -TERM "$qpid" 2>/dev/null
-		wait "$qpid" 2>/dev/null
-	fi
-	[[ -n $work ]] && rm -rf "$work"
-}
-trap cleanup EXIT
+trap vm_cleanup EXIT
 trap 'exit 130' INT TERM
-
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
 n=0
 failed=0
 ok() {
@@ -59,80 +47,13 @@ not_ok() {
 }
 diag() { sed 's/^/# /'; }
 
-for tool in qemu-system-x86_64 cpio gzip mkfs.ext4 modinfo dpkg apt-get; do
-	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
-busybox=$(command -v busybox) || skip_all "busybox-static is not installed"
-ldd "$busybox" >/dev/null 2>&1 && skip_all "$busybox is not static (install busybox-static)"
+vm_host_check mkfs.ext4 || skip_all "$vm_error"
 [[ -x $store_vm ]] || { echo "1..1"; not_ok "store_vm is built ($store_vm)"; exit 1; }
 ldd "$store_vm" >/dev/null 2>&1 && { echo "1..1"; not_ok "store_vm is static"; exit 1; }
 
 # --- the kernel: from the cache, or downloaded into it once ---
-
-# Print the module names to load, dependencies first, for modules "$@"
-# under the module tree $1.
-resolve_modules() {
-	local tree=$1 done_list=" "
-	shift
-	visit() {
-		local m=$1 f dep
-		[[ $done_list == *" $m "* ]] && return 0
-		f=$(find "$tree" -name "$m.ko" -o -name "${m//_/-}.ko" | head -1)
-		if [[ -z $f ]]; then
-			# Built into the kernel: nothing to load.
-			grep -qE "/(${m}|${m//_/-})\.ko$" "$tree/modules.builtin" && return 0
-			echo "no module $m" >&2
-			return 1
-		fi
-		for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
-			visit "$dep" || return 1
-		done
-		done_list+="$m "
-		echo "$m $f"
-	}
-	for m in "$@"; do
-		visit "$m" || return 1
-	done
-}
-
-fetch_kernel() {
-	local pkg ver deb kx dest
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-	[[ -n $pkg ]] || return 1
-	ver=${pkg#linux-image-}
-	mkdir -p "$cache" || return 1
-	kx=$(mktemp -d "$cache/extract.XXXXXX") || return 1
-	if ! (cd "$kx" && apt-get download "$pkg" >/dev/null 2>&1); then
-		rm -rf "$kx"
-		return 1
-	fi
-	deb=$(ls "$kx"/*.deb)
-	dpkg -x "$deb" "$kx/x" || { rm -rf "$kx"; return 1; }
-	dest=$kx/kernel-$ver
-	mkdir -p "$dest"
-	cp "$kx/x/boot/vmlinuz-$ver" "$dest/vmlinuz" &&
-		cp "$kx/x/lib/modules/$ver/modules.builtin" "$dest/" &&
-		resolve_modules "$kx/x/lib/modules/$ver" "${modules[@]}" >"$kx/list" || {
-		rm -rf "$kx"
-		return 1
-	}
-	while read -r m f; do
-		cp "$f" "$dest/$m.ko" && echo "$m" >>"$dest/order"
-	done <"$kx/list"
-	# Publish whole or not at all: concurrent runs may race here.
-	rm -rf "${cache:?}/kernel-$ver"
-	mv "$dest" "$cache/kernel-$ver"
-	rm -rf "$kx"
-}
-
-kernel=$(ls -d "$cache"/kernel-*/ 2>/dev/null | sort -V | tail -1)
-if [[ -z $kernel || ! -f $kernel/vmlinuz || ! -f $kernel/order ]]; then
-	fetch_kernel || skip_all "Debian's kernel could not be downloaded into $cache"
-	kernel=$(ls -d "$cache"/kernel-*/ | sort -V | tail -1)
-fi
-kernel=${kernel%/}
-echo "# kernel $(basename "$kernel"), reset after $((reset_us / 1000)) ms"
+vm_kernel_prepare "${modules[@]}" || skip_all "Debian's kernel: $vm_error"
+echo "# kernel $(basename "$vm_kernel"), reset after $((reset_us / 1000)) ms"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/kelp-store-vm.XXXXXX")
 
@@ -142,15 +63,13 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/kelp-store-vm.XXXXXX")
 make_initramfs() {
 	local mode=$1 root=$work/root-$1
 	shift
-	mkdir -p "$root"/{bin,dev,proc,sys,mnt,modules}
-	cp "$busybox" "$root/bin/busybox"
+	vm_initramfs_skeleton "$root"
+	mkdir -p "$root/mnt"
 	cp "$store_vm" "$root/store_vm"
-	cp "$kernel"/*.ko "$kernel/order" "$root/modules/"
 	echo "$mode" >"$root/mode"
 	echo "$reset_us" >"$root/reset_us"
 	echo "${KELP_VM_NOSYNC:+nosync}" >"$root/sync"
 	for f in "$@"; do cp "$f" "$root/"; done
-	mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null
 	cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -178,21 +97,13 @@ fi
 poweroff -f
 EOF
 	chmod +x "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd-$mode.gz"
+	vm_initramfs_pack "$root" "$work/initrd-$mode.gz"
 }
 
 # boot MODE LOG: one guest run with a hard timeout.
 boot() {
-	timeout -k 5 "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
-		-nographic -no-reboot -kernel "$kernel/vmlinuz" -initrd "$work/initrd-$1.gz" \
-		-append 'console=ttyS0 panic=-1 oops=panic quiet' \
-		-drive "file=$work/disk.img,if=virtio,cache=none,format=raw" \
-		</dev/null >"$2" 2>&1 &
-	qpid=$!
-	wait "$qpid"
-	local rc=$?
-	qpid=
-	return $rc
+	vm_boot "$boot_timeout" "$work/initrd-$1.gz" "$2" \
+		-drive "file=$work/disk.img,if=virtio,cache=none,format=raw"
 }
 
 truncate -s 256M "$work/disk.img"
@@ -206,7 +117,9 @@ boot write "$work/serial1.log"
 rc=$?
 "$store_vm" acks <"$work/serial1.log" >"$work/acks.txt" 2>"$work/acks.err"
 nacks=$(grep -c '^A ' "$work/acks.txt")
-if grep -q STORE_VM_WRITING "$work/serial1.log" && grep -q STORE_VM_RESET "$work/serial1.log" &&
+# The reset can beat the serial line to STORE_VM_RESET's last bytes; the
+# kernel's own "sysrq: Resetting" is written synchronously.
+if grep -q STORE_VM_WRITING "$work/serial1.log" && grep -qE 'STORE_VM_RESET|sysrq: Resetting' "$work/serial1.log" &&
 	! grep -q STORE_VM_ERROR "$work/serial1.log" && [[ $rc == 0 && $nacks -gt 0 ]]; then
 	ok "the guest is reset while writing ($nacks acknowledged writes, $((SECONDS - t0)) s)"
 else
