@@ -23,6 +23,7 @@ static void set_flags(struct lb_compiler *c, __u32 idx)
 
 	if (c->be[idx].flags != flags) {
 		c->be[idx].flags = flags;
+		lb_patch_note(&c->patch, LB_PATCH_BACKEND, idx);
 		c->changed = true;
 	}
 }
@@ -59,6 +60,7 @@ static __u32 create(struct lb_compiler *c, const struct lb_be_ident *id,
 	};
 	c->be_meta[idx] = (struct lb_backend_meta){0};
 	lb_hmap_put(&c->be_map, id->b, sizeof(id->b), (void *)(uintptr_t)(idx + 1));
+	lb_patch_note(&c->patch, LB_PATCH_BACKEND, idx);
 	c->changed = true;
 	return idx;
 }
@@ -98,6 +100,7 @@ void lb_backend_forget(struct lb_compiler *c, __u32 idx, __u64 gen)
 
 	lb_hmap_del(&c->be_map, id.b, sizeof(id.b));
 	*b = (struct lb_backend){0};
+	lb_patch_note(&c->patch, LB_PATCH_BACKEND, idx);
 	lb_idpool_release(&c->be_idx, idx, gen);
 	c->changed = true;
 }
@@ -112,6 +115,7 @@ void lb_backend_adopt(struct lb_compiler *c, __u32 idx, const struct lb_backend 
 					 .id = b->id};
 	c->be_meta[idx] = (struct lb_backend_meta){0};
 	lb_hmap_put(&c->be_map, id.b, sizeof(id.b), (void *)(uintptr_t)(idx + 1));
+	lb_patch_note(&c->patch, LB_PATCH_BACKEND, idx);
 	if (c->next_be_id <= b->id)
 		c->next_be_id = b->id + 1;
 }

@@ -61,12 +61,11 @@ struct lb_compiler *lb_compiler_free(struct lb_compiler *c)
 	for (unsigned i = 0; i < c->n_blocks; i++)
 		free(c->blocks[i].t);
 	free(c->blocks);
-	free(c->spare.t);
+	for (unsigned i = 0; i < c->n_spare; i++)
+		free(c->spare[i].t);
 	free(c->written);
-	free(c->tmp_svcs);
-	free(c->tmp_owner);
-	free(c->tmp_owner_svc);
-	free(c->tmp_index);
+	lb_vips_clear(&c->vips);
+	free(c->patch.e);
 	free(c->node_addrs);
 	free(c->node_name);
 	free(c);
@@ -188,83 +187,138 @@ int lb_compiler_delete_slice(struct lb_compiler *c, const char *ns, const char *
 
 /* ---- generations out -------------------------------------------------------------------- */
 
-/* Which of two service ports claiming one VIP keeps it: the Service that
- * sorts first, then its port listed first, whatever order they came in. */
-static bool owner_before(const struct lb_svc *a, const struct lb_svc_port *pa,
-			 const struct lb_svc *b, const struct lb_svc_port *pb)
-{
-	int r = strcmp(a->key, b->key);
+/* ---- the table's entries, written since ---------------------------------------------------- */
 
-	return r ? r < 0 : (a == b && pa < pb);
+void lb_patch_append(struct lb_patch_log *l, enum lb_patch_kind kind, __u32 i)
+{
+	if (l->n >= l->limit) {
+		lb_patch_reset(l);
+		return;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->e = xrealloc(l->e, (size_t)l->cap * sizeof(*l->e));
+	}
+	l->e[l->n++] = (struct lb_patch){.gen = l->gen, .kind = kind, .i = i};
 }
 
-static void reserve_tmp(struct lb_compiler *c, __u32 n, __u32 n_index)
+void lb_patch_reset(struct lb_patch_log *l)
 {
-	if (n > c->cap_tmp) {
-		c->cap_tmp = MAX(n, c->cap_tmp * 2);
-		c->tmp_svcs = xrealloc(c->tmp_svcs, c->cap_tmp * sizeof(*c->tmp_svcs));
-		c->tmp_owner = xrealloc(c->tmp_owner, c->cap_tmp * sizeof(*c->tmp_owner));
-		c->tmp_owner_svc =
-			xrealloc(c->tmp_owner_svc, c->cap_tmp * sizeof(*c->tmp_owner_svc));
-	}
-	if (n_index > c->cap_tmp_index) {
-		c->cap_tmp_index = n_index;
-		c->tmp_index = xrealloc(c->tmp_index, n_index * sizeof(*c->tmp_index));
-	}
-	memset(c->tmp_index, 0, n_index * sizeof(*c->tmp_index));
+	l->since = l->gen;
+	l->n = 0;
 }
 
-/* Memory for a block of size bytes: the spare one when it is big enough.
- * Reusing it spares the allocator a multi-megabyte malloc and free (and the
- * kernel the page faults) on every build. */
+/* Notes no block will need: those up to generation g, the oldest one kept. */
+static void patch_trim(struct lb_patch_log *l, __u64 g)
+{
+	__u32 k = 0;
+
+	while (k < l->n && l->e[k].gen <= g)
+		k++;
+	if (k) {
+		memmove(l->e, l->e + k, (size_t)(l->n - k) * sizeof(*l->e));
+		l->n -= k;
+	}
+}
+
+/* ---- blocks --------------------------------------------------------------------------------- */
+
+/* Memory for a block of size bytes: a retired one when one is big enough
+ * (the newest, which has the fewest entries to bring up to date). Reusing
+ * them spares the allocator a multi-megabyte malloc and free, and the
+ * kernel the page faults on fresh memory, on every build. gen 0: fresh. */
 static struct lb_block block_alloc(struct lb_compiler *c, size_t size)
 {
-	struct lb_block b = c->spare;
+	unsigned k = c->n_spare;
 
-	c->spare = (struct lb_block){0};
-	if (b.cap < size) {
-		free(b.t);
-		b.cap = size + size / 8;
-		b.t = xmalloc(b.cap);
+	for (unsigned i = 0; i < c->n_spare; i++)
+		if (c->spare[i].cap >= size &&
+		    (k == c->n_spare || c->spare[i].gen > c->spare[k].gen))
+			k = i;
+	if (k < c->n_spare) {
+		struct lb_block b = c->spare[k];
+		c->spare[k] = c->spare[--c->n_spare];
+		return b;
 	}
-	return b;
+	return (struct lb_block){.t = xmalloc(size + size / 8), .cap = size + size / 8};
+}
+
+/* Would a spare block of cap bytes serve tables of about need bytes? Not
+ * when too small, nor when the table shrank so far that it only holds memory. */
+static bool block_fits(size_t cap, size_t need)
+{
+	return cap >= need && cap <= 2 * need + 65536;
+}
+
+/* A retired block into the spares, in place of the smallest when they are
+ * all taken; need: the newest table's size. */
+static void block_keep(struct lb_compiler *c, struct lb_block b, size_t need)
+{
+	unsigned k = 0;
+
+	if (!block_fits(b.cap, need)) {
+		free(b.t);
+		return;
+	}
+	if (c->n_spare < LB_SPARE_BLOCKS) {
+		c->spare[c->n_spare++] = b;
+		return;
+	}
+	for (unsigned i = 1; i < c->n_spare; i++)
+		if (c->spare[i].cap < c->spare[k].cap)
+			k = i;
+	if (c->spare[k].cap < b.cap) {
+		struct lb_block smaller = c->spare[k];
+		c->spare[k] = b;
+		b = smaller;
+	}
+	free(b.t);
+}
+
+/* Block b (of generation b.gen, 0 when fresh) into table t's shape by
+ * copying only the entries written since b.gen: possible when b has t's
+ * shape and the log reaches back that far, and worth it while they are few. */
+static bool block_patch(struct lb_compiler *c, const struct lb_block *b,
+			const struct lb_table *t)
+{
+	const struct lb_patch_log *l = &c->patch;
+	const struct lb_table *o = b->t;
+	struct lb_service *svc = (struct lb_service *)((char *)b->t + t->off_services);
+	struct lb_backend *be = (struct lb_backend *)((char *)b->t + t->off_backends);
+	__u32 *index = (__u32 *)((char *)b->t + t->off_index), k = 0;
+
+	if (!b->gen || b->gen < l->since || o->n_services != t->n_services ||
+	    o->n_backends != t->n_backends || o->n_index != t->n_index)
+		return false;
+	while (k < l->n && l->e[k].gen <= b->gen)
+		k++;
+	if ((uint64_t)(l->n - k) * 4 > (uint64_t)t->n_services + t->n_backends + t->n_index)
+		return false; /* a copy of everything is cheaper */
+	for (; k < l->n; k++) {
+		__u32 i = l->e[k].i;
+		if (l->e[k].kind == LB_PATCH_SERVICE && i < t->n_services)
+			svc[i] = c->vips.svc[i];
+		else if (l->e[k].kind == LB_PATCH_BACKEND && i < t->n_backends)
+			be[i] = c->be[i];
+		else if (l->e[k].kind == LB_PATCH_INDEX && i < t->n_index)
+			index[i] = c->vips.index[i];
+	}
+	return true;
 }
 
 struct lb_block lb_table_assemble(struct lb_compiler *c, __u64 gen)
 {
-	__u32 n_index = lb_index_size(c->n_vips), n = 0, n_be = c->be_idx.hwm;
+	const struct lb_vips *v = &c->vips;
+	__u32 n = v->n, n_index = v->n_index, n_be = c->be_idx.hwm;
 
-	reserve_tmp(c, c->n_vips, n_index);
-	lb_hmap_foreach(&c->svcs, it) {
-		const struct lb_svc *s = it->val;
-		for (unsigned p = 0; p < s->n_ports; p++)
-			for (unsigned v = 0; v < s->ports[p].n_vips; v++) {
-				const struct lb_service *vip = &s->ports[p].vips[v];
-				__u32 *slot = lb_index_slot(c->tmp_index, n_index, c->tmp_svcs,
-							    &vip->key, s->ports[p].hashes[v]);
-				__u32 i = *slot ? *slot - 1 : n;
-				if (*slot && !owner_before(s, &s->ports[p], c->tmp_owner_svc[i],
-							   c->tmp_owner[i]))
-					continue;
-				c->tmp_svcs[i] = *vip;
-				c->tmp_owner[i] = &s->ports[p];
-				c->tmp_owner_svc[i] = s;
-				if (!*slot)
-					*slot = ++n;
-			}
-	}
 	while (n_be && !c->be[n_be - 1].id)
 		n_be--;
-
 	uint64_t off_be = sizeof(struct lb_table) + (uint64_t)n * sizeof(struct lb_service);
 	uint64_t off_index = off_be + (uint64_t)n_be * sizeof(struct lb_backend);
 	uint64_t size = off_index + (uint64_t)n_index * sizeof(__u32);
 	if (size > UINT32_MAX)
 		base_oom(); /* a table of 4 GiB: no executor could take it either */
-	struct lb_block b = block_alloc(c, size);
-	struct lb_table *t = b.t;
-	b.gen = gen;
-	*t = (struct lb_table){
+	const struct lb_table h = {
 		.magic = LB_TABLE_MAGIC,
 		.version = LB_TABLE_VERSION,
 		.generation = gen,
@@ -277,31 +331,54 @@ struct lb_block lb_table_assemble(struct lb_compiler *c, __u64 gen)
 		.off_index = (__u32)off_index,
 		.arena_size = c->arena.size,
 	};
-	if (n)
-		memcpy((char *)t + t->off_services, c->tmp_svcs, n * sizeof(struct lb_service));
-	if (n_be)
-		memcpy((char *)t + t->off_backends, c->be, n_be * sizeof(struct lb_backend));
-	memcpy((char *)t + t->off_index, c->tmp_index, n_index * sizeof(__u32));
+	struct lb_block b = block_alloc(c, size);
+	char *t = (char *)b.t;
+
+	if (!block_patch(c, &b, &h)) {
+		if (n)
+			memcpy(t + h.off_services, v->svc, n * sizeof(struct lb_service));
+		if (n_be)
+			memcpy(t + h.off_backends, c->be, n_be * sizeof(struct lb_backend));
+		memcpy(t + h.off_index, v->index, n_index * sizeof(__u32));
+	}
+	*b.t = h;
+	b.gen = gen;
+#ifndef NDEBUG
+	/* A patch that missed a write would publish a wrong table: builds with
+	 * checks on (the unit tests') compare every table with a whole copy. */
+	if ((n && memcmp(t + h.off_services, v->svc, n * sizeof(struct lb_service))) ||
+	    (n_be && memcmp(t + h.off_backends, c->be, n_be * sizeof(struct lb_backend))) ||
+	    memcmp(t + h.off_index, v->index, n_index * sizeof(__u32)))
+		abort();
+#endif
 	return b;
 }
 
 const struct lb_table *lb_compiler_build(struct lb_compiler *c, struct lb_delta *ret_delta)
 {
 	__u64 gen = c->generation + 1;
+	/* After the first table, only the VIPs of the Services compiled now move. */
+	bool patch = c->built;
 
 	c->n_written = 0;
+	c->patch.gen = gen;
+	if (patch)
+		lb_vips_begin(c);
+	for (struct lb_svc *s = c->dirty; s; s = s->next_dirty)
+		lb_svc_compile(c, s, gen);
+	lb_adopt_finish(c, gen);
+	if (!patch || !lb_vips_finish(c))
+		lb_vips_rebuild(c);
 	while (c->dirty) {
 		struct lb_svc *s = c->dirty;
 		c->dirty = s->next_dirty;
 		s->dirty = false;
-		lb_svc_compile(c, s, gen);
 		if (!s->spec && !s->n_slices) {
 			lb_hmap_del(&c->svcs, s->key, strlen(s->key));
 			free(s->ports);
 			svc_free(s);
 		}
 	}
-	lb_adopt_finish(c, gen);
 	if (c->built && !c->changed)
 		return NULL;
 
@@ -315,6 +392,8 @@ const struct lb_table *lb_compiler_build(struct lb_compiler *c, struct lb_delta 
 	c->generation = gen;
 	c->built = true;
 	c->changed = false;
+	/* Past a note for every fourth entry, copying the whole table is cheaper. */
+	c->patch.limit = MAX((t->n_services + t->n_backends + t->n_index) / 4, 1024u);
 	if (ret_delta)
 		*ret_delta = (struct lb_delta){.rings_written = c->written,
 					       .n_rings_written = c->n_written};
@@ -324,22 +403,31 @@ const struct lb_table *lb_compiler_build(struct lb_compiler *c, struct lb_delta 
 void lb_compiler_retire(struct lb_compiler *c, __u64 g)
 {
 	unsigned keep = 0;
+	size_t need = c->n_blocks ? c->blocks[c->n_blocks - 1].t->size : 0;
 
-	/* Tables older than g go; the newest stays whatever g says. */
+	/* Tables older than g go (their memory to the spares, as far as it
+	 * suits the newest table's size); the newest stays whatever g says. */
+	for (unsigned i = 0; i < c->n_spare; i++) {
+		if (block_fits(c->spare[i].cap, need))
+			c->spare[keep++] = c->spare[i];
+		else
+			free(c->spare[i].t);
+	}
+	c->n_spare = keep;
+	keep = 0;
 	for (unsigned i = 0; i < c->n_blocks; i++) {
 		struct lb_block *b = &c->blocks[i];
-		if (b->gen >= g || i + 1 == c->n_blocks) {
+		if (b->gen >= g || i + 1 == c->n_blocks)
 			c->blocks[keep++] = *b;
-			continue;
-		}
-		/* Keep the largest retired block for the next build. */
-		if (b->cap > c->spare.cap) {
-			free(c->spare.t);
-			c->spare = *b;
-		} else
-			free(b->t);
+		else
+			block_keep(c, *b, need);
 	}
 	c->n_blocks = keep;
+	/* What the oldest block kept (in use or spare) has is all a patch needs. */
+	__u64 oldest = c->n_blocks ? c->blocks[0].gen : 0;
+	for (unsigned i = 0; i < c->n_spare; i++)
+		oldest = MIN(oldest, c->spare[i].gen);
+	patch_trim(&c->patch, oldest);
 	if (g > c->generation)
 		g = c->generation;
 	lb_arena_retire(&c->arena, g);

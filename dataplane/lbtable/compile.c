@@ -162,9 +162,12 @@ static void ring_update(struct lb_compiler *c, const struct lb_svc *s,
 	if (n_keys) {
 		ring = xnew(__u32, m);
 		maglev_fill(r, cand, vals, ps->proto, ring);
+		/* The executor holds an adopted ring already. */
 		for (unsigned i = 0; i < n_keys; i++)
-			if (lb_adopt_ring(c, keys[i], ring, m, n, &r->off))
+			if (lb_adopt_ring(c, keys[i], ring, m, n, &r->off)) {
+				r->shown = true;
 				return;
+			}
 	}
 	r->off = lb_arena_alloc(&c->arena, m, gen);
 	if (ring)
@@ -172,6 +175,26 @@ static void ring_update(struct lb_compiler *c, const struct lb_svc *s,
 	else
 		maglev_fill(r, cand, vals, ps->proto, c->arena.slots + r->off);
 	note_written(c, r->off);
+	r->written = gen;
+	r->shown = false;
+}
+
+void lb_ring_show(struct lb_compiler *c, struct lb_svc_port *p, const struct lb_service *vip,
+		  __u64 gen)
+{
+	if (!vip->ring_size)
+		return;
+	for (int f = 0; f < LB_N_FAM; f++)
+		for (int sc = 0; sc < LB_N_SCOPE; sc++) {
+			struct lb_ring *r = &p->rings[f][sc];
+			if (r->size != vip->ring_size || r->off != vip->ring_off)
+				continue;
+			/* Written while only VIPs another port owns could read it. */
+			if (!r->shown && r->written != gen)
+				note_written(c, r->off);
+			r->shown = true;
+			return;
+		}
 }
 
 /* ---- VIPs ------------------------------------------------------------------------------- */

@@ -201,6 +201,8 @@ struct lb_ring {
 	__u32 off, size; /* size 0: no ring (no usable endpoint) */
 	struct lb_be_ref *refs;
 	__u32 n;
+	bool shown;      /* a published table has pointed at it since: executors hold it */
+	__u64 written;   /* the build that wrote the range (its delta names it) */
 };
 
 enum { LB_SCOPE_CLUSTER, LB_SCOPE_LOCAL, LB_N_SCOPE };
@@ -248,6 +250,86 @@ struct lb_block {
 	size_t cap; /* bytes allocated */
 };
 
+/* ---- what changed in the table's entries (build.c) ------------------------------------- */
+
+enum lb_patch_kind { LB_PATCH_SERVICE, LB_PATCH_BACKEND, LB_PATCH_INDEX };
+
+/* The entries of the next table written since generation `since`: a
+ * retired block of the same shape is brought up to date by copying those
+ * alone, not the megabytes of the whole table. */
+struct lb_patch_log {
+	__u64 gen;   /* the generation being built, which notes are for */
+	__u64 since; /* every write after this generation is noted */
+	struct lb_patch {
+		__u64 gen;
+		__u32 kind; /* enum lb_patch_kind */
+		__u32 i;    /* service position, backend index or index slot */
+	} *e;
+	__u32 n, cap, limit; /* past limit notes, copying everything is cheaper */
+};
+
+void lb_patch_append(struct lb_patch_log *l, enum lb_patch_kind kind, __u32 i);
+/* Anything may change in generation l->gen: no block before it is patched. */
+void lb_patch_reset(struct lb_patch_log *l);
+
+static inline void lb_patch_note(struct lb_patch_log *l, enum lb_patch_kind kind, __u32 i)
+{
+	/* Reset in this build (a first build, say): no block that could be
+	 * patched needs the note. */
+	if (l->since != l->gen)
+		lb_patch_append(l, kind, i);
+}
+
+/* ---- the next table's services and VIP index (vips.c) ---------------------------------- */
+
+/* Which service port's entry a position of the service array holds. */
+struct lb_vip_owner {
+	struct lb_svc *svc; /* NULL while its owner is being recompiled */
+	__u32 port;         /* index in svc->ports */
+	__u32 claims;       /* service ports naming this VIP: more than one is a conflict */
+	__u32 vacated;      /* during a build: 1 + its entry in lb_vips.vac; else 0 */
+};
+
+/* A position whose owner is being recompiled. */
+struct lb_vip_vacated {
+	__u32 pos;
+	__u32 residual;             /* claims of services not being recompiled */
+	const struct lb_svc *prev;  /* the owner before */
+	bool reclaimed;             /* prev names the VIP again */
+};
+
+/* The service array and VIP index the next table is copied from, kept
+ * between builds: a build patches the positions its Services own instead
+ * of laying out every Service again. */
+struct lb_vips {
+	struct lb_service *svc;  /* positions 0..n */
+	struct lb_vip_owner *own;
+	__u32 n, cap;
+	__u32 *index;            /* over svc[], as in the table */
+	__u32 n_index;
+	struct lb_vip_vacated *vac;
+	__u32 n_vac, cap_vac;
+	__u32 *set;              /* positions whose entry the current build changed */
+	__u32 n_set, cap_set;
+};
+
+/* Every VIP of every compiled Service laid out afresh. */
+void lb_vips_rebuild(struct lb_compiler *c);
+/* Before the Services of c->dirty are recompiled: their VIPs leave. Their
+ * positions stay until lb_vips_finish(), so a Service that names a VIP
+ * again keeps its place. */
+void lb_vips_begin(struct lb_compiler *c);
+/* After: their VIPs come back, the positions nothing claims any more go,
+ * and the index takes its size for c->n_vips claims. false when a VIP that
+ * a Service outside c->dirty also claims lost its owner: only
+ * lb_vips_rebuild() can tell who owns it now. */
+bool lb_vips_finish(struct lb_compiler *c);
+void lb_vips_clear(struct lb_vips *v);
+
+/* Retired blocks kept for reuse: a burst of builds before a retire then
+ * finds its memory allocated and faulted in already. */
+#define LB_SPARE_BLOCKS 4
+
 struct lb_compiler {
 	char *node_name;
 	struct lb_addr *node_addrs;
@@ -277,16 +359,12 @@ struct lb_compiler {
 	bool built, changed;       /* changed: the next table differs from the newest */
 	struct lb_block *blocks;   /* tables not yet retired, oldest first */
 	unsigned n_blocks, cap_blocks;
-	struct lb_block spare;     /* a retired table's memory, for the next one */
+	struct lb_block spare[LB_SPARE_BLOCKS]; /* retired tables' memory, for the next ones */
+	unsigned n_spare;
 	__u32 *written;            /* the current build's rings */
 	__u32 n_written, cap_written;
-
-	/* Scratch space of build.c, kept between builds. */
-	struct lb_service *tmp_svcs;
-	const struct lb_svc_port **tmp_owner;
-	const struct lb_svc **tmp_owner_svc;
-	__u32 *tmp_index;
-	__u32 cap_tmp, cap_tmp_index;
+	struct lb_vips vips;       /* the next table's services and index */
+	struct lb_patch_log patch; /* writes to vips and be, for reused blocks */
 };
 
 struct lb_be_ident lb_be_ident(const struct lb_addr *a, __u16 port, __u8 proto);
@@ -319,8 +397,13 @@ struct lb_adoption *lb_adoption_free(struct lb_adoption *a);
 
 /* Compile one Service key for generation gen. */
 void lb_svc_compile(struct lb_compiler *c, struct lb_svc *s, __u64 gen);
+/* A table of generation gen points vip (of port p) at its ring: a ring no
+ * published table pointed at yet goes into the delta if it is not there,
+ * since executors copy only the delta's rings that a service reads. */
+void lb_ring_show(struct lb_compiler *c, struct lb_svc_port *p, const struct lb_service *vip,
+		  __u64 gen);
 /* Release everything a compiled port holds, as of generation gen. */
 void lb_svc_port_release(struct lb_compiler *c, struct lb_svc_port *p, __u64 gen);
 
-/* The table block of generation gen from the compiled state. */
+/* The table block of generation gen: a copy of c->vips and c->be. */
 struct lb_block lb_table_assemble(struct lb_compiler *c, __u64 gen);

@@ -567,6 +567,71 @@ static void test_config_flags_and_vip_conflicts(void)
 	lb_compiler_free(c2);
 }
 
+static bool in_delta(const struct lb_delta *d, __u32 off)
+{
+	for (__u32 i = 0; i < d->n_rings_written; i++)
+		if (d->rings_written[i] == off)
+			return true;
+	return false;
+}
+
+#define TWO_PORTS "[{'name':'http','port':8080,'protocol':'TCP'}," \
+		  "{'name':'alt','port':8081,'protocol':'TCP'}]"
+
+static void test_a_contested_vip_follows_its_owner(void)
+{
+	struct lb_compiler *c = compiler();
+	struct lb_delta d;
+
+	/* a and b both claim an external VIP; a sorts first and keeps it.
+	 * b's VIP there reads a ring of its own (externalTrafficPolicy: Local)
+	 * that no table points at yet. */
+	lbt_set(c, service("a", "{'clusterIP':'198.19.0.60','externalIPs':['198.18.200.7'],"
+			   "'ports':[{'name':'http','port':80}]}"));
+	lbt_set(c, slice("a-1", "a", "IPv4", HTTP_PORTS, "[" EP("198.18.7.1") "]"));
+	lbt_set(c, service("b", "{'clusterIP':'198.19.0.61','externalIPs':['198.18.200.7'],"
+			   "'externalTrafficPolicy':'Local','ports':[{'name':'http','port':80}]}"));
+	lbt_set(c, slice("b-1", "b", "IPv4", HTTP_PORTS, "[" EP_NODE("198.18.7.2", "node-a") "]"));
+	const struct lb_table *t = lbt_build(c, &d);
+	const struct lb_service *x = vip(t, "198.18.200.7", 80);
+	CHECK(x && x->flags == LB_SVC_EXTERNAL);
+	CHECK_STREQ(lb_compiler_service_name(c, x ? x->id : 0), "default/a:http");
+	CHECK_RING(c, t, x, "198.18.7.1:8080");
+
+	/* a goes: b has the VIP, and an executor that copies the delta's rings
+	 * must be told of b's ring now, though no build wrote it since. */
+	CHECK_INT(lb_compiler_delete_service(c, "default", "a"), 0);
+	t = lbt_build(c, &d);
+	x = t ? vip(t, "198.18.200.7", 80) : NULL;
+	CHECK(x && x->flags == (LB_SVC_EXTERNAL | LB_SVC_LOCAL));
+	CHECK_STREQ(lb_compiler_service_name(c, x ? x->id : 0), "default/b:http");
+	CHECK_RING(c, t, x, "198.18.7.2:8080");
+	CHECK(x && in_delta(&d, x->ring_off));
+
+	/* Two ports of one Service on one number: the earlier one has it, also
+	 * when only their order changes. */
+	lbt_set(c, service("p", "{'clusterIP':'198.19.0.62','ports':[{'name':'http','port':80},"
+			   "{'name':'alt','port':80}]}"));
+	lbt_set(c, slice("p-1", "p", "IPv4", TWO_PORTS, "[" EP("198.18.7.3") "]"));
+	t = lbt_build(c, &d);
+	x = t ? vip(t, "198.19.0.62", 80) : NULL;
+	CHECK_STREQ(lb_compiler_service_name(c, x ? x->id : 0), "default/p:http");
+	CHECK_RING(c, t, x, "198.18.7.3:8080");
+	lbt_set(c, service("p", "{'clusterIP':'198.19.0.62','ports':[{'name':'alt','port':80},"
+			   "{'name':'http','port':80}]}"));
+	t = lbt_build(c, &d);
+	CHECK(t != NULL);
+	if (!t) {
+		lb_compiler_free(c);
+		return;
+	}
+	x = vip(t, "198.19.0.62", 80);
+	CHECK_STREQ(lb_compiler_service_name(c, x ? x->id : 0), "default/p:alt");
+	CHECK_RING(c, t, x, "198.18.7.3:8081");
+	CHECK(x && in_delta(&d, x->ring_off));
+	lb_compiler_free(c);
+}
+
 typedef int set_fn(struct lb_compiler *, const json_t *, char **);
 
 /* set refuses the object with a message. */
@@ -649,6 +714,7 @@ int main(void)
 	RUN(test_retire_frees_ranges_for_reuse);
 	RUN(test_backend_ids_are_never_reused_but_indexes_are);
 	RUN(test_config_flags_and_vip_conflicts);
+	RUN(test_a_contested_vip_follows_its_owner);
 	RUN(test_bad_objects_are_refused_and_change_nothing);
 	return tap_done();
 }

@@ -1,6 +1,9 @@
 /* The table block: lookups find every VIP and nothing else; the validator
  * the kernel module runs accepts what the compiler builds and refuses
- * damaged blocks without reading outside them. */
+ * damaged blocks without reading outside them; a table built by patching
+ * the last one says what a table compiled from scratch says, its delta
+ * brings a mirror of the arena up to date, and no generation is touched
+ * before it is retired. */
 #include <arpa/inet.h>
 #include <stdio.h>
 
@@ -8,6 +11,7 @@
 #include "dataplane/lbtable/lbtable.h"
 
 #include "tap.h"
+#include "lbt_test.h"
 
 struct fixture {
 	struct lb_compiler *c;
@@ -253,6 +257,322 @@ static void test_check_survives_random_damage(void)
 	lb_compiler_free(f.c);
 }
 
+
+/* ---- generations built by patching the last one ----------------------------------------- */
+
+#define N_SVC 48
+
+/* Services and slices chosen at random from small pools, so VIPs (external
+ * IPs, ingress IPs, NodePorts, two ports of one Service) and backends are
+ * shared and fought over. */
+struct world {
+	json_t *svc[N_SVC];
+	json_t *slice[N_SVC][2];
+	__u64 seed;
+};
+
+static unsigned rnd(struct world *w, unsigned n)
+{
+	w->seed ^= w->seed << 13, w->seed ^= w->seed >> 7, w->seed ^= w->seed << 17;
+	return (unsigned)((w->seed >> 11) % n);
+}
+
+static json_t *random_service(struct world *w, unsigned i)
+{
+	static const char *const types[] = {"ClusterIP", "NodePort", "LoadBalancer"};
+	char ip[32];
+	json_t *spec = json_object(), *ports = json_array(), *ext = json_array();
+
+	snprintf(ip, sizeof(ip), "198.19.0.%u", i + 1);
+	json_object_set_new(spec, "type", json_string(types[rnd(w, 3)]));
+	json_object_set_new(spec, "clusterIP", json_string(rnd(w, 10) ? ip : "None"));
+	for (unsigned k = rnd(w, 3); k > 0; k--) {
+		snprintf(ip, sizeof(ip), "198.18.200.%u", rnd(w, 4) + 1);
+		json_array_append_new(ext, json_string(ip));
+	}
+	json_object_set_new(spec, "externalIPs", ext);
+	/* Two ports, in either order, sometimes on one number. */
+	unsigned alt = rnd(w, 3) ? 81 : 80, first = rnd(w, 2);
+	for (unsigned k = 0; k < 2; k++) {
+		bool http = (k == 0) == (first == 0);
+		if (!http && rnd(w, 2))
+			continue;
+		json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "name",
+						       http ? "http" : "alt", "port",
+						       http ? 80 : (int)alt, "nodePort",
+						       30000 + (int)rnd(w, 3)));
+	}
+	json_object_set_new(spec, "ports", ports);
+	if (rnd(w, 3) == 0)
+		json_object_set_new(spec, "sessionAffinity", json_string("ClientIP"));
+	if (rnd(w, 4) == 0)
+		json_object_set_new(spec, "externalTrafficPolicy", json_string("Local"));
+	if (rnd(w, 5) == 0)
+		json_object_set_new(spec, "internalTrafficPolicy", json_string("Local"));
+	snprintf(ip, sizeof(ip), "198.18.201.%u", rnd(w, 3) + 1);
+	char name[16];
+	snprintf(name, sizeof(name), "s%u", i);
+	return json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:{s:[{s:s}]}}}", "kind", "Service",
+			 "metadata", "name", name, "namespace", "t", "spec", spec, "status",
+			 "loadBalancer", "ingress", "ip", ip);
+}
+
+static json_t *random_slice(struct world *w, unsigned i, unsigned k)
+{
+	char name[16], svc[16], ip[32];
+	json_t *eps = json_array();
+
+	snprintf(name, sizeof(name), "s%u-%u", i, k);
+	snprintf(svc, sizeof(svc), "s%u", i);
+	for (unsigned e = rnd(w, 6); e > 0; e--) {
+		snprintf(ip, sizeof(ip), "198.18.1.%u", rnd(w, 12) + 1);
+		bool ready = rnd(w, 4) != 0;
+		json_array_append_new(eps, json_pack("{s:[s], s:{s:b, s:b, s:b}, s:s}", "addresses",
+						     ip, "conditions", "ready", ready, "serving", 1,
+						     "terminating", !ready, "nodeName",
+						     rnd(w, 2) ? "node-a" : "node-b"));
+	}
+	return json_pack("{s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:[{s:s, s:i}, {s:s, s:i}], s:o}",
+			 "kind", "EndpointSlice", "metadata", "name", name, "namespace", "t",
+			 "labels", "kubernetes.io/service-name", svc, "addressType", "IPv4",
+			 "ports", "name", "http", "port", 8080, "name", "alt", "port", 8081,
+			 "endpoints", eps);
+}
+
+static struct lb_compiler *world_compiler(void)
+{
+	struct lb_addr node;
+
+	lb_addr_parse("198.18.255.1", &node);
+	struct lb_compiler_config cfg = {.node_name = "node-a", .node_addrs = &node,
+					 .n_node_addrs = 1};
+
+	return lb_compiler_new(&cfg);
+}
+
+static void world_set(struct lb_compiler *c, json_t *o)
+{
+	char *err = NULL;
+	bool svc = streq(json_string_value(json_object_get(o, "kind")), "Service");
+
+	CHECK_INT(svc ? lb_compiler_set_service(c, o, &err) : lb_compiler_set_slice(c, o, &err), 0);
+	if (err)
+		printf("# %s\n", err);
+	free(err);
+}
+
+/* One random change, to the world and to compiler c: to anything, or to
+ * endpoints only (then the table keeps its shape, mostly). */
+static void world_change(struct world *w, struct lb_compiler *c, bool endpoints_only)
+{
+	unsigned i = rnd(w, N_SVC), k = rnd(w, 2);
+	char name[16];
+
+	switch (endpoints_only ? 3 : rnd(w, 5)) {
+	case 0: /* a Service goes */
+		snprintf(name, sizeof(name), "s%u", i);
+		json_decref(w->svc[i]);
+		w->svc[i] = NULL;
+		CHECK_INT(lb_compiler_delete_service(c, "t", name), 0);
+		break;
+	case 1: /* a slice goes */
+		snprintf(name, sizeof(name), "s%u-%u", i, k);
+		json_decref(w->slice[i][k]);
+		w->slice[i][k] = NULL;
+		CHECK_INT(lb_compiler_delete_slice(c, "t", name), 0);
+		break;
+	case 2:
+		json_decref(w->svc[i]);
+		w->svc[i] = random_service(w, i);
+		world_set(c, w->svc[i]);
+		break;
+	default:
+		json_decref(w->slice[i][k]);
+		w->slice[i][k] = random_slice(w, i, k);
+		world_set(c, w->slice[i][k]);
+		break;
+	}
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What t says, independent of how it was numbered and laid out: each VIP
+ * (flags, timeout, name, and its ring slot by slot as backend addresses),
+ * then each backend; one sorted line each. */
+static char **table_lines(const struct lb_compiler *c, const struct lb_table *t, unsigned *ret_n)
+{
+	const struct lb_service *s = lb_table_services(t);
+	const struct lb_backend *be = lb_table_backends(t);
+	const __u32 *arena = lb_compiler_arena(c, NULL);
+	char **lines = xnew(char *, t->n_services + t->n_backends);
+	unsigned n = 0;
+	char a[LB_ADDR_STRLEN];
+
+	for (__u32 i = 0; i < t->n_services; i++) {
+		uint64_t h = 14695981039346656037ull;
+		for (__u32 k = 0; k < s[i].ring_size; k++) {
+			const struct lb_backend *b = &be[arena[s[i].ring_off + k]];
+			for (size_t j = 0; j < sizeof(b->addr) + sizeof(b->port); j++)
+				h = (h ^ ((const __u8 *)b)[j]) * 1099511628211ull;
+		}
+		lines[n++] = xasprintf("vip %s:%u/%u flags %x timeout %u %s ring %u/%u %016" PRIx64,
+				       lb_addr_format(&s[i].key.addr, a), ntohs(s[i].key.port),
+				       s[i].key.proto, s[i].flags, s[i].affinity_timeout,
+				       lb_compiler_service_name(c, s[i].id), s[i].ring_size,
+				       s[i].n_backends, h);
+	}
+	for (__u32 i = 0; i < t->n_backends; i++) {
+		if (!be[i].id)
+			continue;
+		lines[n++] = xasprintf("backend %s:%u/%u flags %x", lb_addr_format(&be[i].addr, a),
+				       ntohs(be[i].port), be[i].proto, be[i].flags);
+	}
+	qsort(lines, n, sizeof(*lines), cmp_line);
+	*ret_n = n;
+	return lines;
+}
+
+static void lines_free(char **lines, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+}
+
+/* t says what a fresh compiler says about the world. */
+static bool same_as_fresh(const struct world *w, const struct lb_compiler *c,
+			  const struct lb_table *t)
+{
+	struct lb_compiler *f = world_compiler();
+
+	for (unsigned i = 0; i < N_SVC; i++) {
+		if (w->svc[i])
+			world_set(f, w->svc[i]);
+		for (unsigned k = 0; k < 2; k++)
+			if (w->slice[i][k])
+				world_set(f, w->slice[i][k]);
+	}
+	const struct lb_table *ft = lb_compiler_build(f, NULL);
+	unsigned n, fn;
+	char **got = table_lines(c, t, &n), **want = table_lines(f, ft, &fn);
+	bool same = n == fn;
+
+	for (unsigned i = 0; same && i < n; i++)
+		if (!streq(got[i], want[i])) {
+			printf("#   got  %s\n#   want %s\n", got[i], want[i]);
+			same = false;
+		}
+	if (n != fn)
+		printf("#   %u lines, want %u\n", n, fn);
+	lines_free(got, n);
+	lines_free(want, fn);
+	lb_compiler_free(f);
+	return same;
+}
+
+/* An executor's copy of the arena, written only where the delta says. */
+struct mirror {
+	__u32 *slots;
+	__u32 n;
+};
+
+static bool mirror_apply(struct mirror *m, const struct lb_compiler *c, const struct lb_table *t,
+			 const struct lb_delta *d)
+{
+	__u32 n;
+	const __u32 *arena = lb_compiler_arena(c, &n);
+	const struct lb_service *s = lb_table_services(t);
+	bool ok = true;
+
+	if (n > m->n) {
+		m->slots = xrealloc(m->slots, n * sizeof(*m->slots));
+		memset(m->slots + m->n, 0xee, (n - m->n) * sizeof(*m->slots));
+		m->n = n;
+	}
+	for (__u32 k = 0; k < d->n_rings_written; k++)
+		for (__u32 i = 0; i < t->n_services; i++)
+			if (s[i].ring_size && s[i].ring_off == d->rings_written[k]) {
+				memcpy(m->slots + s[i].ring_off, arena + s[i].ring_off,
+				       s[i].ring_size * sizeof(__u32));
+				break;
+			}
+	for (__u32 i = 0; i < t->n_services; i++)
+		ok &= !s[i].ring_size || !memcmp(m->slots + s[i].ring_off, arena + s[i].ring_off,
+						 s[i].ring_size * sizeof(__u32));
+	return ok;
+}
+
+/* A published table and a copy of it, until it is retired. */
+struct kept {
+	const struct lb_table *t;
+	struct lb_table *copy;
+};
+
+static void test_patched_tables_match_a_fresh_compile(void)
+{
+	struct world w = {.seed = 0x9e3779b97f4a7c15ull};
+	struct lb_compiler *c = world_compiler();
+	struct mirror m = {0};
+	struct kept kept[64];
+	unsigned n_kept = 0, built = 0, mismatched = 0, bad_delta = 0, touched = 0;
+	const struct lb_table *last = NULL;
+
+	for (unsigned step = 0; step < 600; step++) {
+		/* Mostly one change a build, now and then a batch; in the second
+		 * half, endpoints alone change, as in a rollout. */
+		for (unsigned k = rnd(&w, 8) ? 1 : 1 + rnd(&w, 12); k > 0; k--)
+			world_change(&w, c, step >= 300);
+		struct lb_delta d;
+		const struct lb_table *t = lbt_build(c, &d);
+		if (t) {
+			built++;
+			last = t;
+			bad_delta += !mirror_apply(&m, c, t, &d);
+			kept[n_kept].t = t;
+			kept[n_kept].copy = xmalloc(t->size);
+			memcpy(kept[n_kept++].copy, t, t->size);
+		}
+		if (last)
+			mismatched += !same_as_fresh(&w, c, last);
+		/* Executors lag behind by up to three generations, or catch up
+		 * when the copies run out. */
+		if (last && (rnd(&w, 3) == 0 || n_kept == ARRAY_SIZE(kept))) {
+			__u64 g = last->generation - MIN(last->generation - 1, rnd(&w, 4));
+			if (n_kept == ARRAY_SIZE(kept))
+				g = last->generation;
+			lb_compiler_retire(c, g);
+			unsigned keep = 0;
+			for (unsigned i = 0; i < n_kept; i++) {
+				if (kept[i].copy->generation >= g || kept[i].t == last)
+					kept[keep++] = kept[i];
+				else
+					free(kept[i].copy);
+			}
+			n_kept = keep;
+		}
+		/* What is not retired stays exactly as it was published. */
+		for (unsigned i = 0; i < n_kept; i++)
+			touched += memcmp(kept[i].t, kept[i].copy, kept[i].copy->size) != 0;
+	}
+	printf("# %u generations over 600 steps\n", built);
+	CHECK(built > 300);
+	CHECK_INT(mismatched, 0);
+	CHECK_INT(bad_delta, 0);
+	CHECK_INT(touched, 0);
+	for (unsigned i = 0; i < n_kept; i++)
+		free(kept[i].copy);
+	for (unsigned i = 0; i < N_SVC; i++) {
+		json_decref(w.svc[i]);
+		json_decref(w.slice[i][0]);
+		json_decref(w.slice[i][1]);
+	}
+	free(m.slots);
+	lb_compiler_free(c);
+}
+
 int main(void)
 {
 	RUN(test_find_returns_each_vip_and_nothing_else);
@@ -260,5 +580,6 @@ int main(void)
 	RUN(test_check_refuses_damaged_tables);
 	RUN(test_check_refuses_every_truncation);
 	RUN(test_check_survives_random_damage);
+	RUN(test_patched_tables_match_a_fresh_compile);
 	return tap_done();
 }
