@@ -89,10 +89,18 @@ static int64_t realtime_ns(void)
 
 /* ---- sync ---------------------------------------------------------------------- */
 
+/* Generation retire_gen became the executor's when the timer was armed, so
+ * every older one has been out of use for RETIRE_DELAY_NS. Under steady
+ * churn (syncs less than the delay apart) this still runs once a delay,
+ * for whatever is current then: re-arming on every sync would never fire. */
 static void retire(struct loop_timer *t)
 {
 	struct proxy *p = container_of(t, struct proxy, retire_timer);
 	lb_compiler_retire(p->comp, p->retire_gen);
+	if (p->table && p->table->generation > p->retire_gen) {
+		p->retire_gen = p->table->generation;
+		loop_timer_arm(p->loop, &p->retire_timer, RETIRE_DELAY_NS);
+	}
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -159,8 +167,10 @@ static void program(struct proxy *p, const struct lb_table *t, const struct lb_d
 	p->n_carried_ids = 0;
 	if (loop_timer_armed(&p->retry_timer))
 		loop_timer_disarm(p->loop, &p->retry_timer);
-	p->retire_gen = t->generation;
-	loop_timer_arm(p->loop, &p->retire_timer, RETIRE_DELAY_NS);
+	if (!loop_timer_armed(&p->retire_timer)) {
+		p->retire_gen = t->generation;
+		loop_timer_arm(p->loop, &p->retire_timer, RETIRE_DELAY_NS);
+	}
 
 	double secs = (double)(loop_now(p->loop) - t0) / 1e9;
 	metric_observe(p->sync_seconds, secs);
