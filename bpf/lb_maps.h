@@ -71,7 +71,7 @@ struct lb_ct_val {
 	__u32 service_id;
 	__u16 flags;      /* enum lb_ct_flags */
 	__be16 snat_port; /* full-NAT: the source port towards the backend */
-	__u64 last_ns;    /* lb_env_now_ns() (a coarse clock in BPF) of the last packet */
+	__u64 last_ns;    /* lb_env_now_ns() (a coarse clock in BPF) of a packet in the last second */
 	struct lb_flow orig; /* reply entries: the flow as the client sent it */
 };
 

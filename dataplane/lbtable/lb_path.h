@@ -332,6 +332,7 @@ struct lb_result {
 };
 
 #define LB_SNAT_PORT_MIN 1024u
+#define LB_CT_TOUCH_NS 1000000000ull /* how stale a flow's last_ns may get */
 #define LB_AFFINITY_DEFAULT_S 10800u /* sessionAffinityConfig's default */
 
 LB_PATH __u8 lb_mode_of(const struct lb_service *svc, const struct lb_config *cfg)
@@ -552,8 +553,8 @@ LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struc
 		r->backend_idx = ct->backend_idx;
 		r->mode = (__u8)((ct->flags & LB_CT_MODE_MASK) >> LB_CT_MODE_SHIFT);
 		sport = ct->snat_port;
-		/* The clock is coarse: most packets leave the entry clean. */
-		if (ct->last_ns != now)
+		/* At most once a second: most packets leave the entry clean. */
+		if (now - ct->last_ns > LB_CT_TOUCH_NS)
 			ct->last_ns = now;
 	} else {
 		/* Errors about a flow we balance follow it; they never start one. */

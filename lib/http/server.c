@@ -170,7 +170,8 @@ static void accept_done(struct loop_op *op, const struct loop_cqe *cq)
 
 	if (cq->res >= 0) {
 		server_accept(s, cq->res);
-	} else if (cq->res != -ECANCELED) {
+	} else if (cq->res != -ECANCELED && !s->closing) {
+		/* Closing, the fd may go before the cancel lands: EBADF then. */
 		log_warn(s->cfg.log, "accept failed", LOG_ERR(cq->res));
 	}
 	if (!cq->more && !s->closing)
