@@ -3,6 +3,7 @@
  * request parsing, body decoding (JSON, protobuf, patches), validation,
  * admission and the embedded store (without syncs). It must be answered,
  * with no crash, leak or hang. */
+#include <ftw.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -26,16 +27,31 @@ static void ready(void *ud, int err)
 	((struct ctx *)ud)->ready = true;
 }
 
+/* The store's directory, removed when libFuzzer exits (at the end of its
+ * run time; a crash leaves it for the post-mortem). */
+static char store_dir[] = "/tmp/kelp-fuzz-api-XXXXXX";
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static void store_dir_remove(void)
+{
+	nftw(store_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static struct ctx *ctx(void)
 {
 	/* One server for the whole run, as libFuzzer runs inputs in one process. */
 	static struct ctx c;
-	char dir[] = "/tmp/kelp-fuzz-api-XXXXXX";
+	const char *dir = store_dir;
 
 	if (c.l)
 		return &c;
-	if (loop_new(NULL, &c.l) < 0 || !mkdtemp(dir))
+	if (loop_new(NULL, &c.l) < 0 || !mkdtemp(store_dir))
 		abort();
+	atexit(store_dir_remove);
 	struct store_config sc = {.data_dir = dir, .sync = STORE_SYNC_NONE, .auto_compact_retention_s = -1};
 	if (store_open(c.l, &sc, &c.store) < 0)
 		abort();
