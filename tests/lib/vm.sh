@@ -201,13 +201,30 @@ vm_kernel_prepare() {
 	return 0
 }
 
-# ROOT: an initramfs tree with busybox (its applets linked at boot by the
-# /init the test writes), /dev/console and vm_modules with their load order.
+# ROOT: an initramfs tree with busybox, /dev/console, vm_modules with their
+# load order, and /vm_boot.sh for the /init the test writes to source first
+# (with PATH set and VM_FAIL the prefix of its failure lines):
+#   #!/bin/busybox sh
+#   export PATH=/bin VM_FAIL=MYTEST_ERROR
+#   . /vm_boot.sh
+# which links busybox's applets, mounts /proc, /sys, /dev and /run, puts
+# the console on stdio and loads the modules.
 vm_initramfs_skeleton() {
 	local root=$1 ko
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,modules}
 	cp "$vm_busybox" "$root/bin/busybox"
 	mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null
+	cat >"$root/vm_boot.sh" <<'EOF'
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+exec </dev/console >/dev/console 2>&1
+for m in $(cat /modules/order); do
+	insmod "/modules/$m.ko" || echo "$VM_FAIL insmod $m"
+done
+EOF
 	: >"$root/modules/order"
 	for ko in "${vm_modules[@]}"; do
 		cp "$ko" "$root/modules/" || return 1

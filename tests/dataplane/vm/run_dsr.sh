@@ -90,17 +90,9 @@ endpoints:
 EOF
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
-/bin/busybox --install -s /bin
 # iproute2's ip and tc before busybox's applets of the same names.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /run
-exec </dev/console >/dev/console 2>&1
-for m in $(cat /modules/order); do
-	insmod "/modules/$m.ko" || echo "DSR_VM not_ok insmod $m"
-done
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin VM_FAIL="DSR_VM not_ok"
+. /vm_boot.sh
 # After a newline: the firmware's screen codes end the line before.
 printf '\nDSR_VM_START\n'
 sh /dsr_guest.sh

@@ -72,15 +72,8 @@ make_initramfs() {
 	for f in "$@"; do cp "$f" "$root/"; done
 	cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
-for m in $(cat /modules/order); do
-	insmod "/modules/$m.ko" || echo "STORE_VM_ERROR insmod $m"
-done
+export PATH=/bin VM_FAIL=STORE_VM_ERROR
+. /vm_boot.sh
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do usleep 50000; i=$((i + 1)); done
 mount -t ext4 /dev/vda /mnt || { echo "STORE_VM_ERROR mount /dev/vda"; poweroff -f; }
