@@ -161,6 +161,7 @@ enum lb_pkt_flags {
 	LB_PKT_FRAG_LATER = 1u << 1, /* not the first fragment: no L4 header */
 	LB_PKT_ICMP_ERR = 1u << 2,   /* an ICMP error; flow is the quoted packet's, reversed */
 	LB_PKT_L4_CSUM = 1u << 3,    /* csum_off is the L4 checksum over flow's ports */
+	LB_PKT_SYN = 1u << 4,        /* TCP SYN without ACK: a connection starts */
 };
 
 struct lb_pkt {
@@ -289,6 +290,8 @@ LB_PATH int lb_parse_l4(const __u8 *data, const __u8 *end, __u32 l4, __u32 l3_en
 			return LB_P_MALFORMED;
 		p->csum_off = (__u16)(l4 + 16);
 		p->flags |= LB_PKT_L4_CSUM;
+		if ((h[13] & 0x12) == 0x02)
+			p->flags |= LB_PKT_SYN;
 	} else if (proto == LB_IPP_UDP) {
 		if (h + 8 > end || l4 + 8 > l3_end)
 			return LB_P_MALFORMED;

@@ -38,7 +38,8 @@
  *    extension chain, zero IPv6 payload length): LB_PASS, untouched — the
  *    kernel's own checks answer them;
  *  - a flow conntrack knows, whose backend is still there (same index and
- *    id): on to that backend, with the service id and mode it started with;
+ *    id): on to that backend, with the service id and mode it started with
+ *    (a TCP SYN only when its VIP is still that Service's);
  *  - otherwise, not a VIP:port of the table: LB_PASS;
  *  - a VIP: ClientIP affinity, then ring[hash % ring_size]; an empty ring:
  *    LB_DROP and no_backend counted;
@@ -524,6 +525,17 @@ LB_PATH void lb_frag_remember(struct lb_exec *env, const struct lb_pkt *p, const
 	lb_env_frag_update(env, &k, &fv);
 }
 
+/* The VIP:port/proto packet p is sent to, or NULL. */
+LB_PATH const struct lb_service *lb_vip_of(struct lb_exec *env, const struct lb_pkt *p)
+{
+	struct lb_vip_key key;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.addr = p->flow.daddr;
+	key.port = p->flow.dport;
+	key.proto = p->flow.proto;
+	return lb_env_service(env, &key);
+}
+
 /* The client side: what to do with a packet lb_parse accepted.
  *
  * Conntrack comes first: a flow it knows, whose backend is still there,
@@ -532,7 +544,9 @@ LB_PATH void lb_frag_remember(struct lb_exec *env, const struct lb_pkt *p, const
  * flow outlives a change of its Service as it does under the kernel's
  * conntrack: it keeps its backend until that backend is gone (then it is
  * balanced again, over the VIP's current ring), or until its entry is
- * evicted. New flows and flows whose backend went look the VIP up. */
+ * evicted. A TCP SYN starts a connection, whatever an old entry of the
+ * same 5-tuple says: it needs its VIP to be one now, and the entry to be
+ * that Service's. New flows and flows whose backend went look the VIP up. */
 LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struct lb_result *r)
 {
 	__builtin_memset(r, 0, sizeof(*r));
@@ -542,10 +556,18 @@ LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struc
 	if (p->flags & LB_PKT_FRAG_LATER)
 		return lb_forward_later(env, p, cfg, r);
 
+	const struct lb_service *svc = 0;
 	const struct lb_backend *be = 0;
 	__be16 sport = p->flow.sport;
 	__u64 now = lb_env_now_ns(env);
 	struct lb_ct_val *ct = lb_env_ct_lookup(env, &p->flow);
+	if (p->flags & LB_PKT_SYN) {
+		svc = lb_vip_of(env, p);
+		if (!svc)
+			return LB_PASS;
+		if (ct && ct->service_id != svc->id)
+			ct = 0;
+	}
 	if (ct && !(ct->flags & LB_CT_REPLY))
 		be = lb_backend_live(env, ct->backend_idx, ct->backend_id);
 	if (be) {
@@ -560,12 +582,8 @@ LB_PATH int lb_forward_decide(struct lb_exec *env, const struct lb_pkt *p, struc
 		/* Errors about a flow we balance follow it; they never start one. */
 		if (p->flags & LB_PKT_ICMP_ERR)
 			return LB_PASS;
-		struct lb_vip_key key;
-		__builtin_memset(&key, 0, sizeof(key));
-		key.addr = p->flow.daddr;
-		key.port = p->flow.dport;
-		key.proto = p->flow.proto;
-		const struct lb_service *svc = lb_env_service(env, &key);
+		if (!svc)
+			svc = lb_vip_of(env, p);
 		if (!svc)
 			return LB_PASS;
 		r->service_id = svc->id;

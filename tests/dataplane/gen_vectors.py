@@ -86,7 +86,8 @@ def l4(p, src, dst):
     pr, pay = p["proto"], p.get("payload", b"")
     v4 = is4(src)
     if pr == 6:
-        h = struct.pack("!HHIIBBHHH", p["sport"], p["dport"], 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+        h = struct.pack("!HHIIBBHHH", p["sport"], p["dport"], 1, 0, 5 << 4, p.get("tcp_flags", 0x02),
+                        65535, 0, 0)
         seg = h + pay
         ck = csum(pseudo(src, dst, 6, len(seg)) + seg)
         return seg[:16] + struct.pack("!H", ck) + seg[18:]
@@ -237,7 +238,14 @@ class Model:
         # conntrack first: a known flow whose backend lives keeps the
         # service id and mode it started with, whatever the VIP is now
         ct = self.ct.get(f)
-        be = None
+        be = svc = None
+        if p["proto"] == 6 and p.get("tcp_flags", 0x02) & 0x12 == 0x02:
+            # a SYN: its VIP must be one now, and the entry that Service's
+            svc = self.services.get((f[1], f[3], f[4]))
+            if not svc:
+                return "pass", None, None
+            if ct and ct.get("sid") != svc["id"]:
+                ct = None
         if ct and not ct.get("reply"):
             be = self.live(ct["idx"], ct["bid"])
         new = False
@@ -246,7 +254,7 @@ class Model:
         else:
             if p["proto"] in (1, 58):
                 return "pass", None, None
-            svc = self.services.get((f[1], f[3], f[4]))
+            svc = svc or self.services.get((f[1], f[3], f[4]))
             if not svc:
                 return "pass", None, None
             sid, mode = svc["id"], self.mode
@@ -480,10 +488,15 @@ def dnat4():
     packet("tcp4_new_flow_uses_new_ring", tcp(C4, VIP4, 40030, 80))
     # the VIP:port goes to another Service (a new id) while the flow's backend
     # lives: the flow keeps its backend and is still counted as the old one's,
-    # as under the kernel's conntrack
+    # as under the kernel's conntrack; a SYN of the same 5-tuple starts a new
+    # connection, on the new Service's ring
     service(VIP4, 80, 6, 5, [other] * 7)
-    assert packet("tcp4_established_outlives_its_service", c) == first
+    c_ack = dict(c, tcp_flags=0x10)
+    assert packet("tcp4_established_outlives_its_service", c_ack) == first
     counters(1)
+    assert packet("tcp4_syn_of_the_same_5tuple_takes_the_new_service", c) == other
+    counters(5)
+    service(VIP4, 80, 6, 1, [other] * 7)
     # its backend goes (the slot is reused by another endpoint): pick again
     backend(first, "198.18.9.2", 8080, 99)
     packet("tcp4_backend_gone_repicked", c)
