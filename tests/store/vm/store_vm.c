@@ -108,6 +108,10 @@ static int cmd_acks(void)
 	struct wr w;
 	size_t good = 0, damaged = 0;
 
+	/* The watcher's lines count only up to the first damaged line: one lost
+	 * in the middle (the reset's kernel message written into it, with
+	 * whole lines still queued behind it) would look like a gap in what the
+	 * watcher saw. The acknowledged writes need no such care. */
 	while (fgets(line, sizeof(line), stdin)) {
 		/* A load line may follow other output on the same line. */
 		char *p = strstr(line, "A ");
@@ -118,6 +122,8 @@ static int cmd_acks(void)
 			continue;
 		char *l = whole_line(p);
 		if (l && load_parse_line(l, &w)) {
+			if (l[0] == 'W' && damaged)
+				continue;
 			printf("%s\n", l);
 			good++;
 		} else if (strstr(line, LOAD_PREFIX)) {
